@@ -1,0 +1,78 @@
+"""The context backend of a task run by the engine: status, progress, logs and questions."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from . import _input
+from .errors import TaskAppError
+from .records import TaskRecord, TaskStatus
+
+if TYPE_CHECKING:
+    from .context import LogLevel
+    from .engine import TaskEngine
+
+
+class TaskBackend:
+    """What a running task's context reaches. One per task run."""
+
+    __slots__ = ("_asking", "_engine", "_record")
+
+    def __init__(self, engine: TaskEngine, record: TaskRecord) -> None:
+        self._engine = engine
+        self._record = record
+        self._asking = 0
+
+    @property
+    def _task_id(self) -> str:
+        return self._record.task_id
+
+    async def update_status(self, message: str) -> None:
+        await self._engine.set_status(self._task_id, message=message)
+
+    async def report_progress(
+        self, progress: float, total: float | None, message: str | None
+    ) -> None:
+        # Progress stops with the task (S-37): only a running task reports it.
+        observer = self._engine.observer_of(self._task_id)
+        if observer is not None and self._engine.is_running(self._task_id):
+            observer.on_progress(self._task_id, progress, total, message)
+        await anyio.lowlevel.checkpoint()
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
+        observer = self._engine.observer_of(self._task_id)
+        if observer is not None:
+            observer.on_log(self._task_id, level, data, logger)
+        await anyio.lowlevel.checkpoint()
+
+    async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Queue the question, move to `input_required` (S-15), wait for the answer.
+
+        The question is delivered by whoever serves the requestor's `tasks/result`;
+        cancelling the task cancels this wait and drops the question.
+        """
+        _input.require_capability(self._record.client_capabilities or {}, method, params)
+        key = secrets.token_urlsafe(12)
+        store = self._engine.store
+        await store.push_input(self._task_id, key, {"method": method, "params": params})
+        self._asking += 1
+        try:
+            await self._engine.set_status(self._task_id, status=TaskStatus.INPUT_REQUIRED)
+            answer = await store.wait_input_answer(self._task_id, key, now=time.time())
+        finally:
+            self._asking -= 1
+        if answer is None:
+            # Usually the task was cancelled or expired: its scope is cancelled, and this
+            # checkpoint ends the function quietly. Otherwise the record vanished.
+            await anyio.lowlevel.checkpoint()
+            raise TaskAppError("the task ended while it waited for the client's answer")
+        if self._asking == 0:  # S-18: all input is in, back to work
+            await self._engine.set_status(self._task_id, status=TaskStatus.WORKING)
+        if "error" in answer:
+            raise _input.refused(method, answer["error"])
+        result: dict[str, Any] = answer.get("result") or {}
+        return result

@@ -1,0 +1,273 @@
+"""`taskapp call`: run one tool of a server (as a task when it can be one) and print its result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ._cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    TARGET_FORMS,
+    CliError,
+    add_header_option,
+    connect,
+    content_text,
+    fail,
+    out,
+    out_json,
+    params_summary,
+    parse_headers,
+    resolve_target,
+)
+from ._cli_prompt import TerminalAsker
+from ._cli_view import Feedback
+from ._logging import configure_logging
+from .client import Client
+from .wire.jsonrpc import JsonRpcError
+from .wire.models import CallToolResult, ToolInfo
+
+EPILOG = """\
+examples:
+  taskapp call examples/hello.py:app greet name=Ada
+  taskapp call examples/hello.py:app slow_add a=1 b=2 steps=10 --json
+  taskapp call "taskapp run examples/hello.py:app" greet --args '{"name": "Ada"}'
+  taskapp call http://127.0.0.1:8000/mcp greet name=Ada --header 'Authorization: Bearer TOKEN'
+  taskapp call examples/approval.py:app deploy service=api version=1.2
+
+arguments: key=value is read as JSON when it is valid JSON (a=1 is a number,
+tags='["x"]' a list) and as text otherwise (name=Ada); a parameter declared as
+a string always takes the text as written (version=1.2 is "1.2").
+
+exit codes: 0 done; 1 the tool reported an error, or the task failed or was
+cancelled; 2 bad usage (target, tool or arguments); 130 Ctrl-C, after the
+task was cancelled on the server.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    call = commands.add_parser(
+        "call",
+        help="call a tool and print its result",
+        description="Call one tool of a server. A tool that supports tasks runs as a task, "
+        "with its progress on stderr; questions it asks are answered at the terminal; "
+        f"Ctrl-C cancels it. {TARGET_FORMS[0].upper()}{TARGET_FORMS[1:]}.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    call.add_argument("target", help="module:attr, path/to/file.py:attr, a URL, or a command")
+    call.add_argument("tool", help="the tool's name (see `taskapp inspect TARGET`)")
+    call.add_argument("arguments", nargs="*", metavar="key=value", help="the tool's arguments")
+    call.add_argument("--args", dest="args_json", metavar="JSON", help="arguments as a JSON object")
+    call.add_argument("--json", action="store_true", help="print the CallToolResult as JSON")
+    call.add_argument(
+        "--no-task", action="store_true", help="run a tool whose task support is optional inline"
+    )
+    call.add_argument("--ttl", type=int, metavar="MS", help="ask the task to be kept this long")
+    add_header_option(call)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging("warning")
+    try:
+        target = resolve_target(args.target)
+        headers = parse_headers(args.header, target)
+        code: int = anyio.run(_call, args, target, headers)
+    except CliError as exc:
+        fail(str(exc))
+        return exc.code
+    return code
+
+
+@dataclass
+class _Call:
+    task_id: str | None = None
+    result: CallToolResult | None = None
+    error: JsonRpcError | None = None
+
+
+async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) -> int:
+    feedback = Feedback(args.tool)
+    options: dict[str, Any] = {
+        "elicitation_handler": TerminalAsker(feedback),
+        "status_handler": feedback.on_status,
+    }
+    if headers:
+        options["headers"] = headers
+    async with connect(target, **options) as client:
+        tool = await _find_tool(client, args.tool)
+        arguments = parse_arguments(args.arguments, args.args_json, tool.input_schema)
+        check_arguments(tool, arguments)
+        as_task = _as_task(tool, args.no_task)
+        call = _Call()
+
+        async def work() -> None:
+            await _invoke(client, tool.name, arguments, as_task, args.ttl, feedback, call)
+
+        try:
+            interrupted = await _until_interrupted(work)
+        finally:
+            feedback.end()
+        if interrupted:
+            return await _cancel(client, call.task_id)
+    return _report(call, tool.name, args.json)
+
+
+async def _find_tool(client: Client, name: str) -> ToolInfo:
+    tools = await client.list_tools()
+    for tool in tools:
+        if tool.name == name:
+            return tool
+    known = ", ".join(t.name for t in tools) or "none"
+    raise CliError(f"unknown tool {name!r}; the server has: {known}")
+
+
+def parse_arguments(
+    pairs: Sequence[str], args_json: str | None, schema: dict[str, Any]
+) -> dict[str, Any]:
+    """`--args` first, then each key=value over it: JSON when valid JSON, else text, and
+    always the text as written for a parameter declared as a string (`version=1.20`)."""
+    arguments: dict[str, Any] = {}
+    if args_json is not None:
+        try:
+            value = json.loads(args_json)
+        except ValueError as exc:
+            raise CliError(f"--args is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise CliError('--args must be a JSON object, e.g. --args \'{"name": "Ada"}\'')
+        arguments.update(value)
+    properties: dict[str, Any] = schema.get("properties") or {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"{pair!r} is not key=value (e.g. name=Ada, a=1, tags='[\"x\"]')")
+        is_text = properties.get(key, {}).get("type") == "string"
+        arguments[key] = raw if is_text else _json_or_text(raw)
+    return arguments
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def check_arguments(tool: ToolInfo, arguments: dict[str, Any]) -> None:
+    """Refuse missing and unknown argument names before calling (exit 2): a typo is likelier
+    than a tool that takes names it does not declare (unless `additionalProperties`)."""
+    schema = tool.input_schema
+    properties: dict[str, Any] = schema.get("properties") or {}
+    problems: list[str] = []
+    if schema.get("additionalProperties", False) is False:
+        unknown = [name for name in arguments if name not in properties]
+        if unknown:
+            problems.append(f"unknown argument {', '.join(unknown)}")
+    missing = [name for name in schema.get("required") or () if name not in arguments]
+    if missing:
+        problems.append(f"missing argument {', '.join(missing)}")
+    if problems:
+        takes = params_summary(schema)
+        raise CliError(f"{tool.name}: {'; '.join(problems)} (it takes {takes})")
+
+
+def _as_task(tool: ToolInfo, no_task: bool) -> bool:
+    mode = tool.task_support
+    if mode == "required" and no_task:
+        raise CliError(f"{tool.name} runs only as a task (taskSupport: required): drop --no-task")
+    return mode == "required" or (mode == "optional" and not no_task)
+
+
+async def _invoke(
+    client: Client,
+    name: str,
+    arguments: dict[str, Any],
+    as_task: bool,
+    ttl: int | None,
+    feedback: Feedback,
+    call: _Call,
+) -> None:
+    try:
+        if not as_task:
+            feedback.begin()
+            call.result = await client.call_tool(
+                name, arguments, progress_handler=feedback.on_progress
+            )
+            return
+        with anyio.CancelScope(shield=True):  # a Ctrl-C now must still learn the id to cancel
+            created = await client.call_tool_as_task(
+                name, arguments, ttl=ttl, progress_handler=feedback.on_progress
+            )
+        call.task_id = created.task.task_id
+        feedback.begin(call.task_id)
+        call.result = await client.get_task_result(call.task_id)
+    except JsonRpcError as exc:
+        call.error = exc
+
+
+async def _until_interrupted(work: Callable[[], Awaitable[None]]) -> bool:
+    """Run `work`; True if SIGINT stopped it first (so that the task can be cancelled)."""
+    interrupted = False
+
+    async def watch(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        nonlocal interrupted
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT) as signals:
+                task_status.started()
+                async for _ in signals:
+                    interrupted = True
+                    tg.cancel_scope.cancel()
+                    return
+        except NotImplementedError:  # no signal handlers (Windows): KeyboardInterrupt instead
+            task_status.started()
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(watch)
+        await work()
+        tg.cancel_scope.cancel()
+    return interrupted
+
+
+async def _cancel(client: Client, task_id: str | None) -> int:
+    if task_id is None:
+        fail("interrupted: the call was cancelled")
+        return EXIT_INTERRUPTED
+    with anyio.move_on_after(10):
+        try:
+            task = await client.cancel_task(task_id)
+        except JsonRpcError as exc:
+            fail(f"interrupted: task {task_id} could not be cancelled: {exc.message}")
+            return EXIT_INTERRUPTED
+        done = "cancelled task" if task.status == "cancelled" else f"{task.status}:"
+        fail(f"interrupted: {done} {task_id}")
+        return EXIT_INTERRUPTED
+    fail(f"interrupted: the server did not answer tasks/cancel; task {task_id} may still run")
+    return EXIT_INTERRUPTED
+
+
+def _report(call: _Call, tool: str, as_json: bool) -> int:
+    if call.error is not None:
+        if as_json:
+            out_json({"error": call.error.to_json()})
+        else:
+            fail(f"{tool} failed: {call.error.message} (JSON-RPC error {call.error.code})")
+        return EXIT_FAILED
+    result = call.result
+    assert result is not None
+    if as_json:
+        out_json(result.to_wire())
+    elif result.is_error:
+        fail(f"{tool} failed: {content_text(result.content)}")
+    elif result.content or result.structured_content is None:
+        out(content_text(result.content))
+    else:
+        out_json(result.structured_content)
+    return EXIT_FAILED if result.is_error else EXIT_OK

@@ -1,0 +1,142 @@
+"""`taskapp run` (serve an app) and `taskapp worker` (run queued tasks)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from ._cli_common import EXIT_OK, EXIT_USAGE
+from ._importer import ImportFromStringError, import_from_string
+from ._logging import LEVELS, configure_logging
+
+if TYPE_CHECKING:
+    from .app import TaskApp
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="serve an app (stdio by default)",
+        description="Serve a TaskApp. Logs go to stderr; on stdio, stdout carries only JSON-RPC.",
+    )
+    _common(run)
+    run.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="default: stdio"
+    )
+    run.add_argument(
+        "--host", default="127.0.0.1", help="http: address to bind (default: loopback)"
+    )
+    run.add_argument("--port", type=int, default=8000, help="http: port (default: 8000)")
+    run.add_argument("--path", default="/mcp", help="http: the MCP endpoint (default: /mcp)")
+    run.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="http: also accept this Origin (repeatable; '*' for any)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=["local", "queue"],
+        default=None,
+        help="local: run tasks here (default); queue: hand them to `taskapp worker` "
+        "processes through the store (needs a store with a work queue: redis://)",
+    )
+    worker = commands.add_parser(
+        "worker",
+        help="run tasks queued by instances started with --executor queue",
+        description="Run the tasks that instances started with `--executor queue` hand "
+        "over through the store. The tools come from this process's own copy of the app. "
+        "SIGINT/SIGTERM: take no new tasks, let running ones finish (up to --grace).",
+    )
+    _common(worker)
+    worker.add_argument(
+        "--concurrency", type=int, default=16, help="tasks run at once (default: 16)"
+    )
+    worker.add_argument(
+        "--grace", type=float, default=30, help="seconds to finish running tasks at shutdown"
+    )
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", help="the app, as module:attr or path/to/file.py:attr")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("TASKAPP_STORE"),
+        help="where task state lives, e.g. memory://, sqlite:///tasks.db, redis://host:6379/0 "
+        "(default: $TASKAPP_STORE or the app's own)",
+    )
+    parser.add_argument("--log-level", choices=LEVELS, default="info", help="default: info")
+    parser.add_argument(
+        "--log-json", action="store_true", help="log JSON lines instead of key=value"
+    )
+
+
+def _load(args: argparse.Namespace) -> TaskApp | None:
+    from .app import TaskApp
+
+    configure_logging(args.log_level, json=args.log_json)
+    try:
+        app = import_from_string(args.target)
+    except ImportFromStringError as exc:
+        print(f"taskapp: {exc}", file=sys.stderr)
+        return None
+    if not isinstance(app, TaskApp):
+        print(
+            f"taskapp: {args.target!r} is a {type(app).__name__}, not a TaskApp "
+            "(expected e.g. app = TaskApp('name') in that module)",
+            file=sys.stderr,
+        )
+        return None
+    return app
+
+
+def _http_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("starlette", "uvicorn"))
+
+
+def run(args: argparse.Namespace) -> int:
+    app = _load(args)
+    if app is None:
+        return EXIT_USAGE
+    if args.transport == "http" and not _http_installed():
+        print(
+            "taskapp: the HTTP transport needs Starlette and uvicorn: pip install 'taskapp[http]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        app.run(
+            args.transport,
+            store=args.store,
+            host=args.host,
+            port=args.port,
+            path=args.path,
+            allowed_origins=args.allow_origin,
+            executor=args.executor,
+        )
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except (ValueError, TypeError) as exc:  # a bad --store URL; a store with no work queue
+        print(f"taskapp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def work(args: argparse.Namespace) -> int:
+    app = _load(args)
+    if app is None:
+        return EXIT_USAGE
+    if args.concurrency < 1:
+        print("taskapp: --concurrency must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        app.work(store=args.store, concurrency=args.concurrency, grace_s=args.grace)
+    except (ValueError, TypeError) as exc:
+        print(f"taskapp: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK

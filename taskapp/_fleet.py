@@ -1,0 +1,133 @@
+"""Many processes on one shared store: leases, recovery, the work queue and workers.
+
+Every engine stamps the tasks it runs with its runner id and a lease it renews. A
+task whose lease lapsed while it is unfinished was orphaned by a process that
+died: one engine adopts it (the store makes that atomic) and ends it `failed`, or
+runs it again where the tool allows (`on_interrupt="rerun"`: at least once).
+Instances with the queue executor store tasks with no runner and hand their ids to
+workers; a worker adopts each one, exactly as recovery does.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+import structlog
+
+from .records import TaskRecord
+from .stores.base import TaskStore, WorkQueue
+
+if TYPE_CHECKING:
+    from .engine import TaskEngine
+
+log = structlog.get_logger("taskapp.fleet")
+
+INTERRUPTED_MESSAGE = "Task interrupted: the process running it stopped before it finished."
+
+
+def work_queue(store: TaskStore) -> WorkQueue:
+    if not isinstance(store, WorkQueue):
+        raise TypeError(
+            f"{type(store).__name__} has no work queue: the queue executor and workers "
+            "need a store that has one, such as redis://"
+        )
+    return store
+
+
+async def keep_leases(engine: TaskEngine) -> None:
+    """Recover orphans and renew this engine's leases, every third of a lease."""
+    if not getattr(engine.store, "shared", False):
+        return  # no other process can orphan tasks in (or need leases from) this store
+    while True:
+        try:
+            if engine.config.recover:
+                await recover(engine)
+            until = time.time() + engine.config.lease_s
+            await engine.store.renew_leases(engine.runner_id, engine.running_ids(), until=until)
+        except Exception as exc:  # a store hiccup must not stop the server
+            log.warning("lease upkeep failed", exc_info=exc)
+        await anyio.sleep(engine.config.lease_s / 3)
+
+
+async def recover(engine: TaskEngine) -> int:
+    """Adopt tasks orphaned by a dead process: run them again where the tool allows it,
+    else end them `failed`. Returns how many were adopted."""
+    adopted = 0
+    now = time.time()
+    for orphan in await engine.store.orphans(now=now, limit=100):
+        record = await engine.store.adopt(
+            orphan.task_id, engine.runner_id, until=now + engine.config.lease_s, now=now
+        )
+        if record is None:
+            continue  # another engine took it
+        adopted += 1
+        tool = engine.tools.get(record.tool)
+        if tool is not None and tool.on_interrupt == "rerun":
+            log.info("re-running an interrupted task", task_id=record.task_id, tool=tool.name)
+            engine.start_adopted(record, tool)
+        else:
+            await engine.fail(record.task_id, INTERRUPTED_MESSAGE)
+    return adopted
+
+
+async def wait_for_change(store: TaskStore, task_id: str, version: int) -> TaskRecord | None:
+    """`store.wait`, riding out a store that fails for a while (a Redis restart)."""
+    delay = 0.1
+    while True:
+        try:
+            return await store.wait(task_id, after_version=version, now=time.time())
+        except Exception as exc:
+            log.warning("waiting on the store failed; retrying", task_id=task_id, exc_info=exc)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def relay(engine: TaskEngine, record: TaskRecord) -> None:
+    """Forward the changes of a task run elsewhere to its observer, until it ends."""
+    version = record.version
+    while engine.observer_of(record.task_id) is not None:  # dropped once the task ends
+        changed = await wait_for_change(engine.store, record.task_id, version)
+        if changed is None:
+            engine.detach_task(record.task_id)
+            return
+        version = changed.version
+        if changed.runner != record.runner and changed.status is record.status:
+            record = changed  # a worker took it: nothing the client would see changed
+            continue
+        record = changed
+        engine.emit(changed)
+
+
+async def work(engine: TaskEngine, concurrency: int, *, wait_s: float) -> None:
+    """Take queued tasks, `concurrency` at a time, and run them from this app's tools."""
+    queue = work_queue(engine.store)
+    slots = anyio.Semaphore(concurrency)
+    delay = 0.1
+    while True:
+        await slots.acquire()
+        try:
+            task_id = await queue.dequeue(engine.runner_id, wait_s=wait_s)
+            record = None if task_id is None else await _adopt(engine, task_id)
+        except Exception as exc:  # the store is away for a while: keep trying, gently
+            slots.release()
+            log.warning("taking a task from the queue failed; retrying", exc_info=exc)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        delay = 0.1
+        tool = None if record is None else engine.tools.get(record.tool)
+        if record is None or tool is None:
+            slots.release()
+            if record is not None:
+                await engine.fail(record.task_id, f"no tool {record.tool!r} in this worker")
+            continue
+        log.info("task taken from the queue", task_id=record.task_id, tool=tool.name)
+        engine.start_adopted(record, tool, on_end=slots.release)
+
+
+async def _adopt(engine: TaskEngine, task_id: str) -> TaskRecord | None:
+    now = time.time()
+    until = now + engine.config.lease_s
+    return await engine.store.adopt(task_id, engine.runner_id, until=until, now=now)

@@ -1,0 +1,140 @@
+"""The client side of Streamable HTTP (httpx): each message a POST, answers as JSON or SSE."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import AsyncIterator, Mapping
+
+import anyio
+import httpx
+import pydantic_core
+import structlog
+from anyio.abc import TaskGroup
+
+from .wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
+
+log = structlog.get_logger("taskapp.client")
+
+
+class HttpClientChannel:
+    """A Channel to an MCP endpoint. POSTs run concurrently (a `tasks/result` may stay
+    open for long); once the session exists, a GET stream takes what is unrelated."""
+
+    def __init__(self, url: str, tg: TaskGroup, headers: Mapping[str, str] | None = None) -> None:
+        self.url = url
+        self._tg = tg
+        self._http = httpx.AsyncClient(
+            headers=dict(headers or {}), timeout=httpx.Timeout(30, read=None)
+        )
+        self._inbox_send, self._inbox = anyio.create_memory_object_stream[bytes](math.inf)
+        self.session_id: str | None = None
+        self.protocol_version: str | None = None
+
+    async def receive(self) -> bytes:
+        return await self._inbox.receive()
+
+    async def send(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        self.send_nowait(data)
+
+    def send_nowait(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> bool:
+        self._tg.start_soon(self._post, data)  # each message its own POST
+        return True
+
+    backlogged = False
+
+    async def flush(self) -> None:
+        return None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+        }
+        if self.session_id is not None:
+            headers["mcp-session-id"] = self.session_id
+        if self.protocol_version is not None:
+            headers["mcp-protocol-version"] = self.protocol_version
+        return headers
+
+    async def _post(self, data: bytes) -> None:
+        try:
+            async with self._http.stream(
+                "POST", self.url, content=data, headers=self._headers()
+            ) as resp:
+                await self._take(resp, data)
+        except httpx.HTTPError as exc:
+            self._fail(data, f"HTTP request failed: {exc}")
+
+    async def _take(self, resp: httpx.Response, sent: bytes) -> None:
+        if resp.status_code == 202:
+            return
+        if self.session_id is None and "mcp-session-id" in resp.headers:
+            self.session_id = resp.headers["mcp-session-id"]
+            self._tg.start_soon(self._listen)
+        kind = resp.headers.get("content-type", "")
+        if resp.status_code >= 400:
+            body = await resp.aread()
+            self._fail(sent, f"HTTP {resp.status_code}: {body[:500].decode(errors='replace')}")
+        elif kind.startswith("application/json"):
+            self._deliver(await resp.aread())
+        elif kind.startswith("text/event-stream"):
+            async for data in _events(resp):
+                self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        if self.protocol_version is None:
+            result = pydantic_core.from_json(data).get("result")
+            if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
+                self.protocol_version = result["protocolVersion"]
+        self._inbox_send.send_nowait(data)
+
+    def _fail(self, sent: bytes, message: str) -> None:
+        """A request the server could not answer gets an error answer, so nobody waits."""
+        request = pydantic_core.from_json(sent)
+        if "id" in request and "method" in request:
+            error = {"code": INTERNAL_ERROR, "message": message}
+            self._inbox_send.send_nowait(
+                encode({"jsonrpc": "2.0", "id": request["id"], "error": error})
+            )
+        else:
+            log.warning("message not delivered", reason=message)
+
+    async def _listen(self) -> None:
+        headers = {k: v for k, v in self._headers().items() if k != "content-type"}
+        headers["accept"] = "text/event-stream"
+        try:
+            async with self._http.stream("GET", self.url, headers=headers) as resp:
+                if resp.status_code != 200:
+                    return  # 405: the server offers no GET stream
+                async for data in _events(resp):
+                    self._deliver(data)
+        except httpx.HTTPError as exc:
+            log.debug("GET stream ended", reason=str(exc))
+
+    async def aclose(self) -> None:
+        if self.session_id is not None:
+            with anyio.move_on_after(5, shield=True), contextlib.suppress(httpx.HTTPError):
+                await self._http.delete(self.url, headers=self._headers())
+        await self._http.aclose()
+        self._inbox_send.close()
+        self._inbox.close()
+
+
+async def _events(resp: httpx.Response) -> AsyncIterator[bytes]:
+    """The `data` of each SSE event (multi-line data joined by newlines)."""
+    lines: list[str] = []
+    async for line in resp.aiter_lines():
+        if line == "":
+            data = "\n".join(lines)
+            lines = []
+            if data.strip():  # an event without data (a priming event) carries no message
+                yield data.encode()
+        elif line.startswith("data:"):
+            lines.append(line[5:].removeprefix(" "))
+    if "\n".join(lines).strip():
+        yield "\n".join(lines).encode()

@@ -1,0 +1,189 @@
+"""Building `elicitation/create` and `sampling/createMessage` requests and reading their answers."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import TaskAppError, ToolError
+
+if TYPE_CHECKING:
+    from .context import SampleResult
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Keys of a property schema that MCP elicitation's restricted schema allows.
+_ALLOWED_KEYS = {
+    "type", "title", "description", "default", "minLength", "maxLength", "format",
+    "minimum", "maximum", "enum", "enumNames", "oneOf", "items", "minItems", "maxItems",
+}  # fmt: skip
+_PRIMITIVES = {"string", "number", "integer", "boolean"}
+
+
+class ElicitationSchemaError(TaskAppError, TypeError):
+    """A model that MCP elicitation cannot carry (nested objects, arrays of non-enums, ...)."""
+
+
+def elicit_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The restricted, flat JSON Schema that MCP elicitation allows, from a pydantic model."""
+    full = model.model_json_schema()
+    defs = full.get("$defs", {})
+    properties: dict[str, Any] = {}
+    for name, prop in full.get("properties", {}).items():
+        properties[name] = _flat_property(model, name, _resolve(prop, defs), defs)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if full.get("required"):
+        schema["required"] = list(full["required"])
+    return schema
+
+
+def _resolve(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = prop.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        resolved = dict(defs[ref.removeprefix("#/$defs/")])
+        resolved.update({k: v for k, v in prop.items() if k != "$ref"})
+        return resolved
+    # `X | None` becomes anyOf [X, null]: elicitation has no null, the field is simply optional.
+    options = [p for p in prop.get("anyOf", []) if p.get("type") != "null"]
+    if len(options) == 1:
+        merged = {k: v for k, v in prop.items() if k != "anyOf"}
+        merged.update(_resolve(options[0], defs))
+        return merged
+    return prop
+
+
+def _flat_property(
+    model: type[BaseModel], name: str, prop: dict[str, Any], defs: dict[str, Any]
+) -> dict[str, Any]:
+    kind = prop.get("type")
+    if kind == "array":
+        items = _resolve(prop.get("items", {}), defs)
+        if "enum" in items or "anyOf" in items or "oneOf" in items:
+            prop = {**prop, "items": {k: v for k, v in items.items() if k != "title"}}
+            kind = "array"
+        else:
+            kind = None
+    if kind not in _PRIMITIVES and kind != "array" and "enum" not in prop:
+        raise ElicitationSchemaError(
+            f"{model.__name__}.{name} cannot be asked for with elicitation: MCP allows only "
+            "flat fields of type str, int, float, bool, an enum or Literal, or a list of "
+            "enum values. Split nested models into separate fields."
+        )
+    if "enum" in prop and not all(isinstance(v, str) for v in prop["enum"]):
+        raise ElicitationSchemaError(
+            f"{model.__name__}.{name} cannot be asked for with elicitation: MCP enums hold "
+            "strings only; use a str Enum or a Literal of strings"
+        )
+    if "enum" in prop and "type" not in prop:
+        prop = {**prop, "type": "string"}
+    flat = {k: v for k, v in prop.items() if k in _ALLOWED_KEYS}
+    if flat.get("default", 0) is None:
+        del flat["default"]  # `x: str | None = None` is simply optional; null is no default
+    field = model.model_fields[name]
+    flat["title"] = field.title or name.replace("_", " ").title()
+    return flat
+
+
+def require_capability(capabilities: dict[str, Any], method: str, params: dict[str, Any]) -> None:
+    """Raise ClientCapabilityError unless the client declared what `method` needs."""
+    from .errors import ClientCapabilityError
+
+    if method == "sampling/createMessage":
+        if capabilities.get("sampling") is None:
+            raise ClientCapabilityError(
+                "the client did not declare the 'sampling' capability, so this tool cannot "
+                "ask its model (sampling/createMessage)"
+            )
+        return
+    declared = capabilities.get("elicitation")
+    mode = params.get("mode", "form")
+    # An empty elicitation capability means form mode only (elicitation.mdx).
+    modes = declared if isinstance(declared, dict) and declared else {"form": {}}
+    if declared is None or mode not in modes:
+        raise ClientCapabilityError(
+            f"the client did not declare the 'elicitation' capability for mode '{mode}', "
+            "so this tool cannot ask the user (elicitation/create)"
+        )
+
+
+def refused(method: str, error: dict[str, Any]) -> ToolError:
+    """The tool error a client's error answer becomes, inside a task or inline alike."""
+    return ToolError(
+        f"the client answered {method} with an error: "
+        f"{error.get('message', '')} ({error.get('code')})"
+    )
+
+
+def elicit_action(reply: dict[str, Any]) -> Literal["accept", "decline", "cancel"]:
+    action = reply.get("action")
+    if action in ("accept", "decline", "cancel"):
+        return cast("Literal['accept', 'decline', 'cancel']", action)
+    raise ToolError(f"the client answered elicitation with an unknown action {action!r}")
+
+
+def validate_content(model: type[ModelT], reply: dict[str, Any]) -> ModelT:
+    try:
+        return model.model_validate(reply.get("content") or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ToolError(f"the user's answer does not fit {model.__name__}: {problems}") from exc
+
+
+def new_elicitation_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def sampling_params(
+    messages: str | Sequence[str | dict[str, Any]],
+    *,
+    max_tokens: int,
+    system_prompt: str | None,
+    temperature: float | None,
+    stop_sequences: list[str] | None,
+    model_preferences: dict[str, Any] | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"messages": _messages(messages), "maxTokens": max_tokens}
+    if system_prompt is not None:
+        params["systemPrompt"] = system_prompt
+    if temperature is not None:
+        params["temperature"] = temperature
+    if stop_sequences:
+        params["stopSequences"] = stop_sequences
+    if model_preferences is not None:
+        params["modelPreferences"] = model_preferences
+    return params
+
+
+def _messages(messages: str | Sequence[str | dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(messages, str):
+        messages = [messages]
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, str):
+            out.append({"role": "user", "content": {"type": "text", "text": message}})
+        else:
+            out.append(message)
+    return out
+
+
+def sample_result(reply: dict[str, Any]) -> SampleResult:
+    from .context import SampleResult
+
+    content = reply.get("content")
+    blocks = content if isinstance(content, list) else [content]
+    text = "".join(
+        str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+    )
+    return SampleResult(
+        text=text,
+        model=str(reply.get("model", "")),
+        stop_reason=reply.get("stopReason"),
+        role=str(reply.get("role", "assistant")),
+        content=content,
+    )

@@ -1,0 +1,299 @@
+"""TaskApp: the registry of tools, and the entry points that serve them."""
+
+from __future__ import annotations
+
+import base64
+import gc
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+import structlog
+
+from ._logging import ensure_stderr_logging
+from .auth import Auth, TokenVerifier, as_auth
+from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
+from .errors import RegistrationError
+from .stores import TaskStore, open_store
+from .stores.base import WorkQueue
+from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
+from .transports import FdChannel
+from .wire.jsonrpc import INVALID_PARAMS, Channel, JsonRpcError, Peer
+from .wire.mcp2025 import tool_json
+from .wire.server import ServerSession
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+log = structlog.get_logger("taskapp")
+FnT = TypeVar("FnT", bound=Callable[..., Awaitable[Any]])
+_TOOL_CURSOR = "t1:"
+
+
+class TaskApp:
+    """An MCP server made of async functions.
+
+    Args:
+        name: The server name shown to clients.
+        version: The server version shown to clients.
+        instructions: Optional text that tells clients (and their models) how to use the server.
+        store: A TaskStore, a store URL (`memory://`), or None for a MemoryStore.
+        tools: Functions to register, each marked with `taskapp.task_tool` or plain.
+        default_ttl_ms: The TTL of a task whose client asks for none; None for unlimited.
+        max_ttl_ms: The largest TTL granted; larger requests are lowered to it.
+        poll_interval_ms: The `pollInterval` suggested to clients.
+        page_size: Items per page of `tools/list` and `tasks/list`.
+        lease_s: How long a running task stays vouched for without renewal; tasks of a
+            process that died are recovered this long after it died.
+        max_tasks_per_owner: Unfinished tasks one requestor may have at once (per process);
+            a task-augmented call beyond it gets JSON-RPC error -32000.
+        executor: "local" runs tasks in this process; "queue" hands them to worker
+            processes (`taskapp worker`) through the store's work queue (Redis).
+        auth: A TokenVerifier (or `taskapp.auth.Auth`) for the HTTP transport; tasks are
+            then bound to the caller's principal.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "0.1.0",
+        instructions: str | None = None,
+        store: TaskStore | str | None = None,
+        tools: Iterable[Callable[..., Awaitable[Any]]] = (),
+        default_ttl_ms: int | None = DEFAULT_TTL_MS,
+        max_ttl_ms: int | None = MAX_TTL_MS,
+        poll_interval_ms: int = POLL_INTERVAL_MS,
+        page_size: int = 100,
+        lease_s: float = 30.0,
+        max_tasks_per_owner: int | None = None,
+        executor: Literal["local", "queue"] = "local",
+        auth: Auth | TokenVerifier | None = None,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.instructions = instructions
+        self.store = store
+        self.page_size = page_size
+        self.auth = as_auth(auth)
+        self.config = EngineConfig(
+            default_ttl_ms=default_ttl_ms,
+            max_ttl_ms=max_ttl_ms,
+            poll_interval_ms=poll_interval_ms,
+            lease_s=lease_s,
+            max_tasks_per_owner=max_tasks_per_owner,
+            executor=executor,
+            recover=executor == "local",
+        )
+        self.tools: dict[str, ToolDef] = {}
+        self._tool_pages: dict[bool, list[dict[str, Any]]] = {}
+        for fn in tools:
+            self.add_tool(fn)
+
+    # -- registration ----------------------------------------------------------
+
+    def add_tool(self, fn: Callable[..., Awaitable[Any]], spec: ToolSpec | None = None) -> ToolDef:
+        """Register a function as a tool, using the metadata its decorator attached (if any)."""
+        tool = build_tool(fn, spec or spec_of(fn) or ToolSpec())
+        if tool.name in self.tools:
+            raise RegistrationError(
+                f"a tool named {tool.name!r} is already registered; give one of them "
+                "another name with name='...'"
+            )
+        self.tools[tool.name] = tool
+        self._tool_pages.clear()
+        return tool
+
+    def tool(
+        self,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: dict[str, Any] | None = None,
+    ) -> Callable[[FnT], FnT]:
+        """Register an ordinary tool (never a task: `taskSupport` is "forbidden")."""
+        spec = ToolSpec("forbidden", name, title, description, "fail", annotations)
+        return self._registrar(spec)
+
+    def task_tool(
+        self,
+        *,
+        mode: Literal["optional", "required"] = "optional",
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        on_interrupt: OnInterrupt = "fail",
+        annotations: dict[str, Any] | None = None,
+    ) -> Callable[[FnT], FnT]:
+        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional"."""
+        spec = ToolSpec(mode, name, title, description, on_interrupt, annotations)
+        return self._registrar(spec)
+
+    def _registrar(self, spec: ToolSpec) -> Callable[[FnT], FnT]:
+        def register(fn: FnT) -> FnT:
+            self.add_tool(fn, spec)
+            return fn
+
+        return register
+
+    def tools_page(self, cursor: str | None, *, with_tasks: bool) -> dict[str, Any]:
+        """One page of `tools/list`; the JSON of every tool is built once."""
+        tools = self._tool_pages.get(with_tasks)
+        if tools is None:
+            tools = [tool_json(t, with_tasks=with_tasks) for t in self.tools.values()]
+            self._tool_pages[with_tasks] = tools
+        start = _decode_offset(cursor)
+        end = start + self.page_size
+        result: dict[str, Any] = {"tools": tools[start:end]}
+        if end < len(tools):
+            result["nextCursor"] = base64.urlsafe_b64encode(
+                f"{_TOOL_CURSOR}{end}".encode()
+            ).decode()
+        return result
+
+    # -- serving ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self, store: TaskStore | str | None = None) -> AsyncIterator[TaskEngine]:
+        """Start the engine (and its store) for as long as the block lasts."""
+        store_object = self._resolve_store(store)
+        if self.config.executor == "queue":
+            _require_work_queue(store_object)
+        async with TaskEngine(store_object, self.config, self.tools) as engine:
+            yield engine
+
+    def _resolve_store(self, store: TaskStore | str | None) -> TaskStore:
+        # `is not None`, not truth: an empty store is falsy (it has a length).
+        chosen = store if store is not None else self.store
+        return open_store(chosen if chosen is not None else os.environ.get("TASKAPP_STORE"))
+
+    async def serve_channel(
+        self, channel: Channel, engine: TaskEngine, *, owner: str | None = None
+    ) -> None:
+        """Serve one client over `channel` until it ends. Its tasks belong to `owner`."""
+        session = ServerSession(self, engine, owner=owner)
+        await session.serve(lambda s: Peer(channel, s.on_request, s.on_notification))
+
+    async def run_stdio_async(self, store: TaskStore | str | None = None) -> None:
+        """Serve one client on stdin/stdout until stdin closes; then stop running tasks."""
+        ensure_stderr_logging()
+        channel = FdChannel(0, 1)
+        async with self.running(store) as engine:
+            _settle_gc()
+            await self.serve_channel(channel, engine)
+
+    def http_app(self, *, path: str = "/mcp", allowed_origins: Sequence[str] = ()) -> Starlette:
+        """An ASGI app serving Streamable HTTP at `path`, to run or mount.
+
+        Its lifespan starts the engine: when mounting it in another app, enter
+        `http_app.router.lifespan_context(http_app)` in the parent's lifespan.
+        """
+        from .http import HttpTransport
+
+        return HttpTransport(self, path=path, allowed_origins=allowed_origins).asgi()
+
+    def run(
+        self,
+        transport: Literal["stdio", "http"] = "stdio",
+        *,
+        store: TaskStore | str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/mcp",
+        allowed_origins: Sequence[str] = (),
+        executor: Literal["local", "queue"] | None = None,
+    ) -> None:
+        """Serve until the client goes away (stdio) or SIGINT/SIGTERM (http). Blocking."""
+        if store is not None:
+            self.store = store
+        if executor is not None:
+            self.config = replace(self.config, executor=executor, recover=executor == "local")
+        if self.config.executor == "queue":  # refused here, not in the HTTP server's startup
+            _require_work_queue(self._resolve_store(None))
+        if transport == "stdio":
+            anyio.run(self.run_stdio_async)
+        elif transport == "http":
+            from .http import serve_http
+
+            ensure_stderr_logging()
+            serve_http(self, host=host, port=port, path=path, allowed_origins=allowed_origins)
+        else:
+            raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")
+
+    async def work_async(
+        self, store: TaskStore | str | None = None, *, concurrency: int = 16, grace_s: float = 30
+    ) -> None:
+        """Run queued tasks until SIGINT/SIGTERM; then take no more, let the running ones
+        finish for up to `grace_s`, and interrupt the rest (re-runnable ones stay queued
+        for other workers through their leases)."""
+        ensure_stderr_logging()
+        self.config = replace(self.config, executor="local", recover=True)
+        store_object = self._resolve_store(store)
+        if not isinstance(store_object, WorkQueue):
+            raise TypeError("a worker needs a store with a work queue, such as redis://")
+        async with (
+            self.running(store_object) as engine,
+            anyio.create_task_group() as outer,
+        ):
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async with anyio.create_task_group() as taking:
+                    taking.start_soon(engine.work, concurrency)
+                    log.info("worker started", runner=engine.runner_id, concurrency=concurrency)
+                    async for signum in signals:
+                        log.info("worker stopping", signal=signal.Signals(signum).name)
+                        break
+                    taking.cancel_scope.cancel()
+                # Drain; a second signal means "now": interrupt the tasks at once.
+                outer.start_soon(_second_signal, signals, outer.cancel_scope)
+                if not await engine.drain(grace_s):
+                    log.warning("grace period over: interrupting the tasks still running")
+                outer.cancel_scope.cancel()
+
+    def work(
+        self, *, store: TaskStore | str | None = None, concurrency: int = 16, grace_s: float = 30
+    ) -> None:
+        """Be a worker: run tasks handed over by instances with executor "queue". Blocking."""
+        anyio.run(partial(self.work_async, store, concurrency=concurrency, grace_s=grace_s))
+
+
+async def _second_signal(signals: AsyncIterator[int], scope: anyio.CancelScope) -> None:
+    async for signum in signals:
+        log.warning("second signal: interrupting now", signal=signal.Signals(signum).name)
+        scope.cancel()
+        return
+
+
+def _settle_gc() -> None:
+    """Move what start-up made (modules, schemas) out of the collector's way: with many
+    live tasks, full collections that walk it all would pause the event loop."""
+    gc.collect()
+    gc.freeze()
+
+
+def _require_work_queue(store: TaskStore) -> None:
+    if not isinstance(store, WorkQueue):
+        raise TypeError(
+            f"{type(store).__name__} has no work queue: the queue executor and "
+            "workers need a store that has one, such as redis://"
+        )
+
+
+def _decode_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if not text.startswith(_TOOL_CURSOR):
+            raise ValueError(text)
+        offset = int(text.removeprefix(_TOOL_CURSOR))
+        if offset < 0:
+            raise ValueError(text)
+    except ValueError:
+        raise JsonRpcError(INVALID_PARAMS, f"Invalid cursor: {cursor!r}") from None
+    return offset

@@ -1,0 +1,143 @@
+"""The context a tool receives: status, progress, logging, and questions to the client."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from . import _input
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+
+
+class ContextBackend(Protocol):
+    """What a context forwards to: the task engine for tasks, the session for inline calls."""
+
+    async def update_status(self, message: str) -> None: ...
+
+    async def report_progress(
+        self, progress: float, total: float | None, message: str | None
+    ) -> None: ...
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None: ...
+
+    async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send `elicitation/create` or `sampling/createMessage`; return the client's result."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ElicitResult(Generic[ModelT]):
+    """The user's answer: `action` is "accept", "decline" or "cancel"; `data` only on accept."""
+
+    action: Literal["accept", "decline", "cancel"]
+    data: ModelT | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UrlElicitResult:
+    action: Literal["accept", "decline", "cancel"]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleResult:
+    """The client's model reply. `text` is empty when the reply is not text."""
+
+    text: str
+    model: str
+    stop_reason: str | None
+    role: str = "assistant"
+    content: Any = None
+
+
+class TaskContext:
+    """Handed to a tool whose signature asks for it (by type, whatever the parameter's name).
+
+    `task_id` is None when an optional tool runs inline (called without a task).
+    """
+
+    __slots__ = ("_backend", "task_id", "tool_name")
+
+    def __init__(self, backend: ContextBackend, *, tool_name: str, task_id: str | None) -> None:
+        self._backend = backend
+        self.tool_name = tool_name
+        self.task_id = task_id
+
+    async def update_status(self, message: str) -> None:
+        """Set the task's `statusMessage` (clients see it in `tasks/get` and notifications)."""
+        await self._backend.update_status(message)
+
+    async def report_progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Send `notifications/progress` to a client that asked for progress; else nothing."""
+        await self._backend.report_progress(progress, total, message)
+
+    async def log(self, message: Any, level: LogLevel = "info", logger: str | None = None) -> None:
+        """Send a `notifications/message` log entry at or above the client's chosen level."""
+        await self._backend.log(level, message, logger)
+
+    async def elicit(self, message: str, schema: type[ModelT]) -> ElicitResult[ModelT]:
+        """Ask the user for the fields of `schema`, a flat pydantic model.
+
+        Inside a task the task moves to `input_required` until the answer comes.
+        """
+        params = {
+            "mode": "form",
+            "message": message,
+            "requestedSchema": _input.elicit_schema(schema),
+        }
+        reply = await self._backend.request_input("elicitation/create", params)
+        action = _input.elicit_action(reply)
+        if action != "accept":
+            return ElicitResult(action=action)
+        return ElicitResult(action=action, data=_input.validate_content(schema, reply))
+
+    async def elicit_url(self, message: str, url: str) -> UrlElicitResult:
+        """Ask the user to visit `url` (URL-mode elicitation, for things a form must not carry)."""
+        params = {
+            "mode": "url",
+            "message": message,
+            "url": url,
+            "elicitationId": _input.new_elicitation_id(),
+        }
+        reply = await self._backend.request_input("elicitation/create", params)
+        return UrlElicitResult(action=_input.elicit_action(reply))
+
+    async def sample(
+        self,
+        messages: str | Sequence[str | dict[str, Any]],
+        *,
+        max_tokens: int,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        stop_sequences: list[str] | None = None,
+        model_preferences: dict[str, Any] | None = None,
+    ) -> SampleResult:
+        """Ask the client's model for a completion (`sampling/createMessage`)."""
+        params = _input.sampling_params(
+            messages,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
+            temperature=temperature,
+            stop_sequences=stop_sequences,
+            model_preferences=model_preferences,
+        )
+        reply = await self._backend.request_input("sampling/createMessage", params)
+        return _input.sample_result(reply)
+
+
+_current: ContextVar[TaskContext | None] = ContextVar("taskapp_context", default=None)
+
+
+def current_context() -> TaskContext:
+    """The context of the tool running in this task; for helpers deep in user code."""
+    ctx = _current.get()
+    if ctx is None:
+        raise LookupError("current_context() was called outside a running taskapp tool")
+    return ctx

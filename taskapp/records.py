@@ -1,0 +1,227 @@
+"""Internal task records, statuses and the rules for moving between them.
+
+Stores persist these records, never wire models: the same record is shown to a
+2025-11-25 client and (later) to a tasks-extension client, each by its own wire.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life. The values are the MCP wire values."""
+
+    WORKING = "working"  # the function is running (every task starts here)
+    INPUT_REQUIRED = "input_required"  # the function waits for an answer from the requestor
+    COMPLETED = "completed"  # the function returned (a tool error is still "completed" here)
+    FAILED = "failed"  # the request ended in a JSON-RPC error, or was interrupted
+    CANCELLED = "cancelled"  # the requestor cancelled it; final even if the function finishes
+
+
+TERMINAL: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+)
+
+
+def is_terminal(status: TaskStatus) -> bool:
+    return status in TERMINAL
+
+
+def can_transition(current: TaskStatus, new: TaskStatus) -> bool:
+    """The MCP task state machine (S-13): terminal states are final.
+
+    Staying in the same non-terminal status is allowed: it is how a status
+    message changes without a change of status.
+    """
+    if current in TERMINAL:
+        return False
+    return new in TERMINAL or new in (TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What a `tools/call` returned: a CallToolResult, neutral of any dialect."""
+
+    content: list[dict[str, Any]]
+    structured: dict[str, Any] | None = None
+    is_error: bool = False
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorOutcome:
+    """A request that ended in a JSON-RPC error instead of a result."""
+
+    code: int
+    message: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultOutcome:
+    """Any other request's result, as JSON (e.g. a client-side elicitation task's answer)."""
+
+    result: dict[str, Any]
+
+
+Outcome = ToolOutcome | ErrorOutcome | ResultOutcome
+
+
+def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
+    """A plain-JSON form of an outcome, for stores that serialise records."""
+    if isinstance(outcome, ErrorOutcome):
+        return {
+            "kind": "error",
+            "code": outcome.code,
+            "message": outcome.message,
+            "data": outcome.data,
+        }
+    if isinstance(outcome, ResultOutcome):
+        return {"kind": "result", "result": outcome.result}
+    return {
+        "kind": "tool",
+        "content": outcome.content,
+        "structured": outcome.structured,
+        "isError": outcome.is_error,
+        "meta": outcome.meta,
+    }
+
+
+def outcome_from_json(data: dict[str, Any]) -> Outcome:
+    if data.get("kind") == "error":
+        return ErrorOutcome(
+            code=int(data["code"]), message=str(data["message"]), data=data.get("data")
+        )
+    if data.get("kind") == "result":
+        return ResultOutcome(result=dict(data["result"]))
+    return ToolOutcome(
+        content=list(data.get("content") or []),
+        structured=data.get("structured"),
+        is_error=bool(data.get("isError")),
+        meta=data.get("meta"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One task as a store keeps it.
+
+    `version` grows by one with every change, so a waiter can ask for "anything
+    newer than what I saw" without polling. `tool`, `arguments` and `owner` are
+    kept so that a process can decide what to do with a task it finds after a
+    crash, and so that listings can be scoped to who asked.
+    """
+
+    task_id: str
+    status: TaskStatus
+    created_at: float  # seconds since the epoch, UTC
+    updated_at: float
+    ttl_ms: int | None  # None: kept until deleted
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    poll_interval_ms: int | None = None
+    status_message: str | None = None
+    outcome: Outcome | None = None
+    version: int = 0
+    # What the requestor declared when it created the task (elicitation, sampling, ...):
+    # whoever runs the task must know what it may ask of the client.
+    client_capabilities: dict[str, Any] | None = None
+    # Which engine runs the task, and until when it vouches for it. A task whose lease
+    # has lapsed while it is not terminal was orphaned by a process that died.
+    runner: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def expires_at(self) -> float | None:
+        return None if self.ttl_ms is None else self.created_at + self.ttl_ms / 1000
+
+    def is_expired(self, now: float) -> bool:
+        expires_at = self.expires_at
+        return expires_at is not None and now >= expires_at
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class InvalidTransitionError(Exception):
+    """A change that the task state machine does not allow (e.g. leaving a terminal state)."""
+
+    def __init__(self, record: TaskRecord, new: TaskStatus) -> None:
+        super().__init__(f"task {record.task_id} cannot go from {record.status} to {new}")
+        self.record = record
+        self.new = new
+
+
+# "Leave this field as it is", for updates where None is a real value.
+KEEP: Any = object()
+
+
+def apply_update(
+    record: TaskRecord,
+    *,
+    now: float,
+    status: TaskStatus | None = None,
+    status_message: str | None = KEEP,
+    outcome: Outcome | None = None,
+) -> TaskRecord:
+    """The record after one change, or InvalidTransitionError. Pure: every store uses it."""
+    new_status = record.status if status is None else status
+    if not can_transition(record.status, new_status):
+        raise InvalidTransitionError(record, new_status)
+    changes: dict[str, Any] = {
+        "status": new_status,
+        "updated_at": now,
+        "version": record.version + 1,
+    }
+    if status_message is not KEEP:
+        changes["status_message"] = status_message
+    if outcome is not None:
+        changes["outcome"] = outcome
+    return dataclasses.replace(record, **changes)
+
+
+def record_to_json(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "taskId": record.task_id,
+        "status": record.status.value,
+        "createdAt": record.created_at,
+        "updatedAt": record.updated_at,
+        "ttlMs": record.ttl_ms,
+        "tool": record.tool,
+        "arguments": record.arguments,
+        "owner": record.owner,
+        "pollIntervalMs": record.poll_interval_ms,
+        "statusMessage": record.status_message,
+        "outcome": None if record.outcome is None else outcome_to_json(record.outcome),
+        "version": record.version,
+        "clientCapabilities": record.client_capabilities,
+        "runner": record.runner,
+        "leaseUntil": record.lease_until,
+    }
+
+
+def record_from_json(data: dict[str, Any]) -> TaskRecord:
+    outcome = data.get("outcome")
+    return TaskRecord(
+        task_id=data["taskId"],
+        status=TaskStatus(data["status"]),
+        created_at=float(data["createdAt"]),
+        updated_at=float(data["updatedAt"]),
+        ttl_ms=data.get("ttlMs"),
+        tool=data["tool"],
+        arguments=data.get("arguments") or {},
+        owner=data.get("owner"),
+        poll_interval_ms=data.get("pollIntervalMs"),
+        status_message=data.get("statusMessage"),
+        outcome=None if outcome is None else outcome_from_json(outcome),
+        version=int(data.get("version", 0)),
+        client_capabilities=data.get("clientCapabilities"),
+        runner=data.get("runner"),
+        lease_until=data.get("leaseUntil"),
+    )

@@ -1,0 +1,238 @@
+"""MemoryStore: tasks in this process's memory, the default store."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import time
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from ..records import KEEP, Outcome, TaskRecord, TaskStatus, apply_update
+from ._cursors import decode_cursor, encode_cursor
+from ._queue import InputQueue
+from .base import TaskNotFoundError
+
+
+class _Owned:
+    """The tasks of one owner, in creation order.
+
+    Sequence numbers only grow, so a cursor ("after seq N") stays valid while tasks
+    are added or removed. Removed entries are skipped and compacted lazily.
+    """
+
+    __slots__ = ("dead", "seqs")
+
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.dead = 0
+
+
+class MemoryStore:
+    """Keeps tasks in dicts. Fast, and lost when the process ends.
+
+    Every method runs without awaiting between reading and writing, so each
+    change is atomic with respect to other tasks on the same event loop.
+    """
+
+    shared = False
+
+    def __init__(self) -> None:
+        self._records: dict[str, TaskRecord] = {}
+        self._seq_of: dict[str, int] = {}
+        self._id_of: dict[int, str] = {}
+        self._owners: dict[str | None, _Owned] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self._events: dict[str, anyio.Event] = {}
+        self._inputs: dict[str, InputQueue] = {}
+        self._next_seq = 0
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def create(self, record: TaskRecord) -> None:
+        if record.task_id in self._records:
+            raise ValueError(f"task id {record.task_id!r} is already taken")
+        self._next_seq += 1
+        seq = self._next_seq
+        self._records[record.task_id] = record
+        self._seq_of[record.task_id] = seq
+        self._id_of[seq] = record.task_id
+        self._owners.setdefault(record.owner, _Owned()).seqs.append(seq)
+        if record.expires_at is not None:
+            heapq.heappush(self._expiry, (record.expires_at, record.task_id))
+
+    async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is None or record.is_expired(now):
+            return None
+        return record
+
+    async def update(
+        self,
+        task_id: str,
+        *,
+        now: float,
+        status: TaskStatus | None = None,
+        status_message: str | None = KEEP,
+        outcome: Outcome | None = None,
+    ) -> TaskRecord:
+        record = self._records.get(task_id)
+        if record is None or record.is_expired(now):
+            raise TaskNotFoundError(task_id)
+        new = apply_update(
+            record, now=now, status=status, status_message=status_message, outcome=outcome
+        )
+        self._records[task_id] = new
+        self._wake(task_id)
+        return new
+
+    async def list_tasks(
+        self, owner: str | None, *, cursor: str | None, limit: int, now: float
+    ) -> tuple[list[TaskRecord], str | None]:
+        after = decode_cursor("m1", cursor)
+        owned = self._owners.get(owner)
+        if owned is None:
+            return [], None
+        seqs = owned.seqs
+        page: list[TaskRecord] = []
+        i = bisect_right(seqs, after)
+        while i < len(seqs) and len(page) < limit:
+            record = self._records.get(self._id_of.get(seqs[i], ""))
+            if record is not None and not record.is_expired(now):
+                page.append(record)
+            i += 1
+        # A full page with entries left behind it gets a cursor; at worst the next page is empty.
+        next_cursor = (
+            encode_cursor("m1", seqs[i - 1]) if len(page) == limit and i < len(seqs) else None
+        )
+        return page, next_cursor
+
+    async def wait(self, task_id: str, *, after_version: int, now: float) -> TaskRecord | None:
+        while True:
+            record = await self.get(task_id, now=now)
+            if record is None or record.version > after_version:
+                return record
+            event = self._events.get(task_id)
+            if event is None:
+                event = self._events[task_id] = anyio.Event()
+            expires_at = record.expires_at
+            with anyio.move_on_after(None if expires_at is None else expires_at - now):
+                await event.wait()
+            now = time.time()
+
+    async def delete(self, task_id: str) -> bool:
+        record = self._records.pop(task_id, None)
+        if record is None:
+            return False
+        seq = self._seq_of.pop(task_id)
+        del self._id_of[seq]
+        owned = self._owners[record.owner]
+        owned.dead += 1
+        if owned.dead > 1024 and owned.dead * 2 > len(owned.seqs):
+            owned.seqs = [s for s in owned.seqs if s in self._id_of]
+            owned.dead = 0
+        self._wake(task_id)
+        await self.drop_inputs(task_id)
+        return True
+
+    async def sweep(self, *, now: float) -> int:
+        removed = 0
+        while self._expiry and self._expiry[0][0] <= now:
+            _, task_id = heapq.heappop(self._expiry)
+            record = self._records.get(task_id)
+            if record is not None and record.is_expired(now) and await self.delete(task_id):
+                removed += 1
+        return removed
+
+    # -- input requests ---------------------------------------------------------
+
+    async def push_input(self, task_id: str, key: str, message: dict[str, Any]) -> None:
+        if task_id not in self._records:
+            raise TaskNotFoundError(task_id)
+        queue = self._inputs.setdefault(task_id, InputQueue())
+        if key in queue.waiting or key in queue.claimed or key in queue.answers:
+            raise ValueError(f"input key {key!r} is already used by task {task_id}")
+        queue.waiting[key] = message
+
+    async def claim_input(self, task_id: str, *, now: float) -> tuple[str, dict[str, Any]] | None:
+        record = await self.get(task_id, now=now)
+        queue = self._inputs.get(task_id)
+        if record is None or record.terminal or queue is None:
+            return None
+        return queue.claim()
+
+    async def release_input(self, task_id: str, key: str) -> None:
+        queue = self._inputs.get(task_id)
+        if queue is not None:
+            queue.release(key)
+
+    async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
+        queue = self._inputs.get(task_id)
+        return queue is not None and queue.answer(key, answer)
+
+    async def wait_input_answer(
+        self, task_id: str, key: str, *, now: float
+    ) -> dict[str, Any] | None:
+        while True:
+            queue = self._inputs.get(task_id)
+            if queue is None or await self.get(task_id, now=time.time()) is None:
+                return None
+            if key in queue.answers:
+                return queue.answers.pop(key)
+            await queue.changed.wait()
+
+    async def drop_inputs(self, task_id: str) -> None:
+        queue = self._inputs.pop(task_id, None)
+        if queue is not None:
+            queue.wake()
+
+    # -- leases -----------------------------------------------------------------
+
+    async def renew_leases(self, runner: str, task_ids: Sequence[str], *, until: float) -> None:
+        for task_id in task_ids:
+            record = self._records.get(task_id)
+            if record is not None and not record.terminal and record.runner == runner:
+                self._records[task_id] = dataclasses.replace(record, lease_until=until)
+
+    async def orphans(self, *, now: float, limit: int) -> list[TaskRecord]:
+        found: list[TaskRecord] = []
+        for record in self._records.values():
+            if len(found) >= limit:
+                break
+            if not record.terminal and not record.is_expired(now) and _lapsed(record, now):
+                found.append(record)
+        return found
+
+    async def adopt(
+        self, task_id: str, runner: str, *, until: float, now: float
+    ) -> TaskRecord | None:
+        record = self._records.get(task_id)
+        if record is None or record.terminal or record.is_expired(now):
+            return None
+        if record.runner is not None and not _lapsed(record, now):
+            return None
+        adopted = dataclasses.replace(
+            record, runner=runner, lease_until=until, version=record.version + 1, updated_at=now
+        )
+        self._records[task_id] = adopted
+        self._wake(task_id)
+        return adopted
+
+    def _wake(self, task_id: str) -> None:
+        event = self._events.pop(task_id, None)
+        if event is not None:
+            event.set()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+def _lapsed(record: TaskRecord, now: float) -> bool:
+    return record.lease_until is None or record.lease_until < now

@@ -1,0 +1,115 @@
+"""Tool metadata (attached by decorators) and tool definitions (built at registration)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, get_args
+
+from .errors import RegistrationError
+from .signature import ToolSignature, parse_signature
+
+TaskMode = Literal["forbidden", "optional", "required"]
+OnInterrupt = Literal["fail", "rerun"]
+FnT = TypeVar("FnT", bound=Callable[..., Awaitable[Any]])
+
+_ATTR = "__taskapp_tool__"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """What a decorator says about a function; nothing is checked until registration."""
+
+    mode: TaskMode = "forbidden"
+    name: str | None = None
+    title: str | None = None
+    description: str | None = None
+    on_interrupt: OnInterrupt = "fail"
+    annotations: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDef:
+    """A registered tool: the function and everything the hot path needs, resolved once."""
+
+    name: str
+    fn: Callable[..., Awaitable[Any]]
+    mode: TaskMode
+    signature: ToolSignature
+    title: str | None = None
+    description: str | None = None
+    on_interrupt: OnInterrupt = "fail"
+    annotations: dict[str, Any] | None = None
+
+
+def task_tool(
+    *,
+    mode: Literal["optional", "required"] = "optional",
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    on_interrupt: OnInterrupt = "fail",
+    annotations: dict[str, Any] | None = None,
+) -> Callable[[FnT], FnT]:
+    """Mark a function as a tool that runs as an MCP task; register it with `app.add_tool`.
+
+    The function is returned unchanged, so it stays directly awaitable in a test.
+    """
+    spec = ToolSpec(
+        mode=mode,
+        name=name,
+        title=title,
+        description=description,
+        on_interrupt=on_interrupt,
+        annotations=annotations,
+    )
+
+    def mark(fn: FnT) -> FnT:
+        setattr(fn, _ATTR, spec)
+        return fn
+
+    return mark
+
+
+def spec_of(fn: Callable[..., Any]) -> ToolSpec | None:
+    spec = getattr(fn, _ATTR, None)
+    return spec if isinstance(spec, ToolSpec) else None
+
+
+def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
+    """Check a function and its spec, and resolve its signature. Misuse raises RegistrationError."""
+    where = getattr(fn, "__qualname__", repr(fn))
+    if spec.mode not in get_args(TaskMode):
+        raise RegistrationError(
+            f"{where}: unknown task mode {spec.mode!r}; use mode='required' (only as a task), "
+            "mode='optional' (as a task or inline), or @app.tool() for an ordinary tool"
+        )
+    if spec.on_interrupt not in get_args(OnInterrupt):
+        raise RegistrationError(
+            f"{where}: unknown on_interrupt {spec.on_interrupt!r}; use 'fail' or 'rerun'"
+        )
+    if not inspect.iscoroutinefunction(fn):
+        raise RegistrationError(
+            f"{where} is not a coroutine function: taskapp tools must be `async def`; "
+            "for blocking work, call it with `await anyio.to_thread.run_sync(...)` inside one"
+        )
+    name = spec.name or fn.__name__
+    if not _NAME_RE.match(name):
+        raise RegistrationError(
+            f"{where}: tool name {name!r} is not valid: "
+            "use 1 to 128 letters, digits, '_', '-' or '.'"
+        )
+    signature = parse_signature(fn, tool_name=name)
+    return ToolDef(
+        name=name,
+        fn=fn,
+        mode=spec.mode,
+        signature=signature,
+        title=spec.title,
+        description=spec.description or signature.description,
+        on_interrupt=spec.on_interrupt,
+        annotations=spec.annotations,
+    )

@@ -1,0 +1,259 @@
+"""Channels that carry one JSON-RPC message at a time: stdio (newline-delimited) and in-memory."""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import sys
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .wire.jsonrpc import MessageTooLargeError, RequestId
+
+DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+_CHUNK = 256 * 1024
+
+
+def _nonblocking_ok(fd: int) -> bool:
+    """Whether O_NONBLOCK can be set on `fd` without surprising anyone else.
+
+    Only pipes and sockets qualify, and only when no other standard stream shares
+    the same open file (as `2>&1` would make stderr do): logging to a
+    non-blocking stderr could fail with EAGAIN.
+    """
+    if sys.platform == "win32":
+        return False
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return False
+    if not (stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode)):
+        return False
+    for other in (0, 1, 2):
+        if other == fd:
+            continue
+        try:
+            other_info = os.fstat(other)
+        except OSError:
+            continue
+        if (other_info.st_dev, other_info.st_ino) == (info.st_dev, info.st_ino):
+            return False
+    return True
+
+
+class _Lines:
+    """Splits a byte stream into newline-delimited messages, skipping blank lines.
+
+    A message over the limit is dropped as it streams in (memory stays bounded)
+    and reported once its end arrives, so the reader can answer it and go on.
+    """
+
+    __slots__ = ("_buf", "_discarding", "_max", "_scan")
+
+    def __init__(self, max_bytes: int) -> None:
+        self._buf = bytearray()
+        self._scan = 0
+        self._max = max_bytes
+        self._discarding = False
+
+    def pop(self) -> bytes | None:
+        while (newline := self._buf.find(b"\n", self._scan)) >= 0:
+            too_long = self._discarding or newline > self._max
+            line = b"" if too_long else bytes(self._buf[:newline]).rstrip(b"\r")
+            del self._buf[: newline + 1]  # O(1): bytearray trims its front in place
+            self._scan = 0
+            if too_long:
+                self._discarding = False
+                raise MessageTooLargeError(f"message longer than {self._max} bytes")
+            if line.strip():
+                return line
+        self._scan = len(self._buf)
+        if len(self._buf) > self._max:
+            self._discarding = True
+            self._buf.clear()
+            self._scan = 0
+        return None
+
+    def feed(self, chunk: bytes) -> None:
+        self._buf.extend(chunk)
+
+    def end(self) -> None:
+        """At end of input, a last message without a newline still counts."""
+        if self._buf.strip() and not self._discarding:
+            self._buf.extend(b"\n")
+
+
+class FdChannel:
+    """Newline-delimited JSON-RPC over two file descriptors (the stdio transport).
+
+    Pipes are read and written without threads (the event loop waits on the fd);
+    anything else (a terminal, a file) falls back to worker threads.
+    """
+
+    def __init__(
+        self, read_fd: int, write_fd: int, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    ) -> None:
+        self._rfd = read_fd
+        self._wfd = write_fd
+        self._lines = _Lines(max_message_bytes)
+        self._eof = False
+        self._tail = memoryview(b"")
+        self._r_async = _nonblocking_ok(read_fd)
+        self._w_async = _nonblocking_ok(write_fd)
+        if self._r_async:
+            os.set_blocking(read_fd, False)
+        if self._w_async:
+            os.set_blocking(write_fd, False)
+
+    async def receive(self) -> bytes:
+        while (line := self._lines.pop()) is None:
+            if self._eof:
+                raise anyio.EndOfStream
+            chunk = await self._read()
+            if chunk:
+                self._lines.feed(chunk)
+            else:
+                self._eof = True
+                self._lines.end()
+        return line
+
+    async def _read(self) -> bytes:
+        if not self._r_async:
+            return await anyio.to_thread.run_sync(
+                os.read, self._rfd, _CHUNK, abandon_on_cancel=True
+            )
+        while True:
+            try:
+                return os.read(self._rfd, _CHUNK)
+            except BlockingIOError:
+                await anyio.wait_readable(self._rfd)
+
+    def send_nowait(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> bool:
+        if not self._w_async or self._tail:
+            return False
+        framed = data + b"\n"
+        try:
+            written = os.write(self._wfd, framed)
+        except BlockingIOError:
+            return False
+        if written < len(framed):
+            self._tail = memoryview(framed)[written:]  # the rest goes out in flush()
+        return True
+
+    @property
+    def backlogged(self) -> bool:
+        return bool(self._tail)
+
+    async def flush(self) -> None:
+        tail, self._tail = self._tail, memoryview(b"")
+        await self._write(tail)
+
+    async def send(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        await self.flush()
+        await self._write(memoryview(data + b"\n"))
+
+    async def _write(self, view: memoryview) -> None:
+        while view:
+            if self._w_async:
+                try:
+                    written = os.write(self._wfd, view)
+                except BlockingIOError:
+                    await anyio.wait_writable(self._wfd)
+                    continue
+            else:
+                written = await anyio.to_thread.run_sync(os.write, self._wfd, view)
+            view = view[written:]
+
+    async def aclose(self) -> None:
+        return None
+
+
+class StreamChannel:
+    """Newline-delimited JSON-RPC over anyio byte streams (a subprocess's pipes, a socket)."""
+
+    def __init__(
+        self,
+        receive: ByteReceiveStream,
+        send: ByteSendStream,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self._lines = _Lines(max_message_bytes)
+        self._eof = False
+
+    async def receive(self) -> bytes:
+        while (line := self._lines.pop()) is None:
+            if self._eof:
+                raise anyio.EndOfStream
+            try:
+                self._lines.feed(await self._receive.receive(_CHUNK))
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._eof = True
+                self._lines.end()
+        return line
+
+    def send_nowait(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> bool:
+        return False
+
+    backlogged = False
+
+    async def flush(self) -> None:
+        return None
+
+    async def send(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        await self._send.send(data + b"\n")
+
+    async def aclose(self) -> None:
+        await self._send.aclose()
+
+
+class MemoryChannel:
+    """One end of an in-memory connection; `memory_pair()` makes two that talk to each other."""
+
+    def __init__(
+        self, send: MemoryObjectSendStream[bytes], receive: MemoryObjectReceiveStream[bytes]
+    ) -> None:
+        self._send = send
+        self._receive = receive
+
+    async def receive(self) -> bytes:
+        return await self._receive.receive()
+
+    def send_nowait(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> bool:
+        self._send.send_nowait(data)  # unbounded: never blocks
+        return True
+
+    backlogged = False
+
+    async def flush(self) -> None:
+        return None
+
+    async def send(
+        self, data: bytes, *, related: RequestId | None = None, final: bool = False
+    ) -> None:
+        await self._send.send(data)
+
+    async def aclose(self) -> None:
+        self._send.close()
+        self._receive.close()
+
+
+def memory_pair() -> tuple[MemoryChannel, MemoryChannel]:
+    a_send, b_receive = anyio.create_memory_object_stream[bytes](math.inf)
+    b_send, a_receive = anyio.create_memory_object_stream[bytes](math.inf)
+    return MemoryChannel(a_send, a_receive), MemoryChannel(b_send, b_receive)

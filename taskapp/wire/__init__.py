@@ -1,0 +1,1 @@
+"""Wire dialects: JSON-RPC framing and the MCP shapes each protocol version uses."""

@@ -1,0 +1,149 @@
+"""`tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel` in the 2025-11-25 dialect.
+
+Whoever receives task-augmented requests serves these: the server for its tools,
+and taskapp's Client for the elicitation and sampling tasks a server sends it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskGroup
+
+from ..engine import TaskEngine, TaskTerminalError
+from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus
+from ..stores.base import InvalidCursorError, TaskNotFoundError
+from . import mcp2025 as w
+from .jsonrpc import INVALID_PARAMS, JsonRpcError, Reply, Request
+
+log = structlog.get_logger("taskapp.tasks")
+
+Handler = Callable[[Request], Awaitable["dict[str, Any] | Reply"]]
+# Sends one queued question to the requestor and returns its answer
+# ({"result": ...} or {"error": ...}); None when it could not be delivered.
+Deliver = Callable[[str, dict[str, Any]], Awaitable["dict[str, Any] | None"]]
+
+
+class TaskMethods:
+    """The task methods for one requestor, whose tasks belong to `owner`."""
+
+    def __init__(
+        self,
+        engine: TaskEngine,
+        *,
+        owner: str | None,
+        page_size: int,
+        deliver: Deliver | None = None,
+    ) -> None:
+        self.engine = engine
+        self.owner = owner
+        self.page_size = page_size
+        self.deliver = deliver
+
+    def handlers(self, *, with_list: bool = True) -> dict[str, Handler]:
+        handlers: dict[str, Handler] = {
+            "tasks/get": self.get,
+            "tasks/result": self.result,
+            "tasks/cancel": self.cancel,
+        }
+        if with_list:
+            handlers["tasks/list"] = self.list
+        return handlers
+
+    async def _record(self, request: Request) -> TaskRecord:
+        # S-32: the taskId param is the source of truth; related-task _meta is ignored.
+        task_id = w.parse(w.TaskIdParams, request.params).task_id
+        try:
+            return await self.engine.get(task_id, self.owner)
+        except TaskNotFoundError:
+            raise not_found(task_id) from None
+
+    async def get(self, request: Request) -> dict[str, Any]:
+        return w.task_json(await self._record(request))
+
+    async def result(self, request: Request) -> dict[str, Any]:
+        """Block until the task ends (S-28), delivering its questions meanwhile (S-16)."""
+        record = await self._record(request)
+        if record.terminal:  # the common case for a quick task: no waiting machinery
+            log.info("task result retrieved", task_id=record.task_id, owner=self.owner)
+            return result_of(record)
+        expired = False
+        async with anyio.create_task_group() as deliveries:
+            while not record.terminal:
+                if record.status is TaskStatus.INPUT_REQUIRED and self.deliver is not None:
+                    await self._deliver_queued(record.task_id, deliveries)
+                changed = await self.engine.store.wait(
+                    record.task_id, after_version=record.version, now=time.time()
+                )
+                if changed is None:
+                    expired = True
+                    break
+                record = changed
+            deliveries.cancel_scope.cancel()  # the task ended: its questions are moot
+        if expired:
+            raise not_found(record.task_id, expired=True)
+        log.info("task result retrieved", task_id=record.task_id, owner=self.owner)  # S-53
+        return result_of(record)
+
+    async def _deliver_queued(self, task_id: str, deliveries: TaskGroup) -> None:
+        while (claimed := await self.engine.claim_input(task_id)) is not None:
+            deliveries.start_soon(self._deliver_one, task_id, *claimed)
+
+    async def _deliver_one(self, task_id: str, key: str, message: dict[str, Any]) -> None:
+        assert self.deliver is not None
+        answer: dict[str, Any] | None = None
+        try:
+            params = dict(message.get("params") or {})
+            params["_meta"] = {**(params.get("_meta") or {}), **w.related(task_id)}  # S-16
+            answer = await self.deliver(str(message.get("method")), params)
+        finally:
+            with anyio.CancelScope(shield=True):
+                if answer is None:  # not delivered: another tasks/result may try again
+                    await self.engine.release_input(task_id, key)
+                elif not await self.engine.answer_input(task_id, key, answer):
+                    log.info("late answer dropped: the task no longer waits", task_id=task_id)
+
+    async def list(self, request: Request) -> dict[str, Any]:
+        cursor = w.parse(w.CursorParams, request.params).cursor
+        try:
+            records, next_cursor = await self.engine.list_tasks(self.owner, cursor, self.page_size)
+        except InvalidCursorError:
+            raise JsonRpcError(INVALID_PARAMS, f"Invalid cursor: {cursor!r}") from None
+        result: dict[str, Any] = {"tasks": [w.task_json(r) for r in records]}
+        if next_cursor is not None:
+            result["nextCursor"] = next_cursor  # S-38
+        return result
+
+    async def cancel(self, request: Request) -> dict[str, Any]:
+        record = await self._record(request)
+        try:
+            record = await self.engine.cancel(record.task_id, self.owner)
+        except TaskNotFoundError:
+            raise not_found(record.task_id) from None
+        except TaskTerminalError as exc:
+            raise JsonRpcError(
+                INVALID_PARAMS,
+                f"Cannot cancel task: already in terminal status '{w.wire_status(exc.record)}'",
+            ) from None  # S-40
+        return w.task_json(record)
+
+
+def result_of(record: TaskRecord) -> dict[str, Any]:
+    """Exactly what the request would have returned (S-27, S-29), with related-task (S-30)."""
+    outcome = record.outcome
+    if isinstance(outcome, ErrorOutcome):
+        raise w.error_of(outcome)
+    meta = w.related(record.task_id)
+    if isinstance(outcome, ResultOutcome):
+        return {**outcome.result, "_meta": {**(outcome.result.get("_meta") or {}), **meta}}
+    assert outcome is not None, "a terminal task always has an outcome"
+    return w.call_tool_result(outcome, meta=meta)
+
+
+def not_found(task_id: str, *, expired: bool = False) -> JsonRpcError:
+    reason = "Task has expired" if expired else "Task not found"
+    return JsonRpcError(INVALID_PARAMS, f"Failed to retrieve task: {reason} ({task_id})")
