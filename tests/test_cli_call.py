@@ -1,0 +1,570 @@
+"""`taskapp call`: in process, over a stdio command and over HTTP; progress, questions, Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import structlog
+
+from taskapp import cli
+from taskapp._cli_call import parse_arguments
+from taskapp._cli_common import CliError
+from taskapp._cli_prompt import TerminalAsker, parse_answer
+from taskapp._cli_view import Feedback
+from taskapp.wire.models import Task
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parent.parent
+TASKAPP = [sys.executable, "-m", "taskapp"]
+HELLO = "examples/hello.py:app"
+FIXTURE = "tests/fixture_app.py:app"
+STARTED = re.compile(r"task (\S+) started \((\w+)\)")
+SLOW_ADD_SCHEMA = {
+    "properties": {"a": {"type": "number"}, "b": {"type": "number"}, "name": {"type": "string"}}
+}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("TASKAPP_STORE", "FORCE_COLOR")}
+    env.update(extra)
+    return env
+
+
+async def taskapp(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """The real command in a subprocess (stdin, stdout and stderr are pipes: no terminal)."""
+    with anyio.fail_after(30):
+        return await anyio.run_process(
+            [*TASKAPP, *args], input=stdin, check=False, cwd=REPO, env=_env()
+        )
+
+
+def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`taskapp call ...` in this process: exit code, stdout, stderr."""
+    code = cli.main(["call", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The command configures structlog for its process (on the stderr it sees, here a
+    capture that closes): give the next test the configuration it had."""
+    configured, saved = structlog.is_configured(), structlog.get_config()
+    yield
+    if configured:
+        structlog.configure(**saved)
+    else:
+        structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("TASKAPP_STORE", raising=False)
+
+
+# -- in process --------------------------------------------------------------------
+
+
+def test_call_in_process_runs_an_optional_tool_as_a_task(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = call(capsys, HELLO, "greet", "name=Ada")
+    assert (code, out) == (0, "Hello, Ada!\n")
+    started = STARTED.search(err)
+    assert started is not None
+    assert started.group(2) == "greet"
+    assert "working: thinking about Ada\n" in err
+    assert err.endswith("completed\n")
+
+
+def test_no_task_runs_an_optional_tool_inline(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(capsys, HELLO, "greet", "name=Ada", "--no-task")
+    assert (code, out, err) == (0, "Hello, Ada!\n", "")
+
+
+def test_no_task_is_refused_for_a_required_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(capsys, HELLO, "slow_add", "a=1", "b=2", "--no-task")
+    assert (code, out) == (2, "")
+    assert err == "taskapp: slow_add runs only as a task (taskSupport: required): drop --no-task\n"
+
+
+def test_json_prints_the_call_tool_result(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(capsys, HELLO, "greet", "--json", "--args", '{"name": "Ada"}')
+    started = STARTED.search(err)
+    assert code == 0
+    assert started is not None
+    assert json.loads(out) == {
+        "content": [{"type": "text", "text": "Hello, Ada!"}],
+        "isError": False,
+        "_meta": {"io.modelcontextprotocol/related-task": {"taskId": started.group(1)}},
+    }
+
+
+def test_a_forbidden_tool_runs_inline_and_keeps_string_arguments_as_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `text` is declared a string, so 1.20 stays "1.20" rather than becoming 1.2.
+    assert call(capsys, HELLO, "echo", "text=1.20") == (0, "1.20\n", "")
+
+
+def test_numbers_are_read_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = call(capsys, HELLO, "slow_add", "a=1", "b=2.5", "steps=1", "delay=0")
+    assert (code, out) == (0, "1 + 2.5 = 3.5\n")
+
+
+def test_key_value_parsing() -> None:
+    pairs = ["a=1", "b=2.5", "name=Ada", 'tags=["x", 2]', "flag=true", "raw=not json", "e="]
+    assert parse_arguments(pairs, None, {}) == {
+        "a": 1,
+        "b": 2.5,
+        "name": "Ada",
+        "tags": ["x", 2],
+        "flag": True,
+        "raw": "not json",
+        "e": "",
+    }
+    # A string parameter takes the text as written; --args comes first, pairs override.
+    schema = SLOW_ADD_SCHEMA
+    assert parse_arguments(["name=12", "a=3"], '{"a": 1, "b": 2}', schema) == {
+        "a": 3,
+        "b": 2,
+        "name": "12",
+    }
+    assert parse_arguments(["x==y"], None, {}) == {"x": "=y"}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "args_json", "message"),
+    [
+        (["novalue"], None, "'novalue' is not key=value"),
+        (["=1"], None, "'=1' is not key=value"),
+        ([], "[1, 2]", "--args must be a JSON object"),
+        ([], "{nope", "--args is not valid JSON"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(
+    pairs: list[str], args_json: str | None, message: str
+) -> None:
+    with pytest.raises(CliError) as caught:
+        parse_arguments(pairs, args_json, {})
+    assert str(caught.value).startswith(message)
+    assert caught.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["nope"],
+            "taskapp: unknown tool 'nope'; the server has: echo, greet, slow_add\n",
+        ),
+        (
+            ["slow_add", "a=1"],
+            "taskapp: slow_add: missing argument b (it takes a: number, b: number, "
+            "steps: integer = 5, delay: number = 0.4)\n",
+        ),
+        (
+            ["greet", "nmae=Ada"],
+            'taskapp: greet: unknown argument nmae (it takes name: string = "world", '
+            "delay: number = 0.0)\n",
+        ),
+        (
+            ["greet", "name"],
+            "taskapp: 'name' is not key=value (e.g. name=Ada, a=1, tags='[\"x\"]')\n",
+        ),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert call(capsys, HELLO, *args) == (2, "", message)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nosuchmodule:app", "taskapp: no module named 'nosuchmodule'"),
+        ("examples.hello:echo", "taskapp: 'examples.hello:echo' is a function, not a TaskApp"),
+        ("no-such-program-here", "taskapp: cannot start no-such-program-here: No such file"),
+        ("'unbalanced", 'taskapp: cannot split the command "\'unbalanced"'),
+    ],
+)
+def test_bad_targets_exit_2(capsys: pytest.CaptureFixture[str], target: str, message: str) -> None:
+    code, out, err = call(capsys, target, "greet")
+    assert (code, out) == (2, "")
+    assert err.startswith(message)
+
+
+def test_header_is_for_urls_only(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = call(capsys, HELLO, "greet", "--header", "Authorization: Bearer x")
+    assert (code, err) == (2, "taskapp: --header is for http(s) targets only\n")
+    code, _, err = call(capsys, "http://127.0.0.1:1/mcp", "greet", "--header", "nocolon")
+    assert (code, err) == (2, "taskapp: --header 'nocolon' is not 'Name: value'\n")
+
+
+def test_a_failing_task_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(capsys, FIXTURE, "explode", "message=kaboom")
+    assert (code, out) == (1, "")
+    assert "\nfailed: ValueError: kaboom\n" in err  # the task's status line
+    assert err.endswith("\ntaskapp: explode failed: ValueError: kaboom\n")
+
+
+def test_a_tool_error_inline_exits_1_and_json_shows_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = call(capsys, FIXTURE, "explode", "--no-task", "--json")
+    assert code == 1
+    assert json.loads(out) == {
+        "content": [{"type": "text", "text": "ValueError: boom"}],
+        "isError": True,
+    }
+
+
+def test_a_protocol_error_exits_1_with_its_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = call(capsys, FIXTURE, "protocol_fail")
+    assert (code, out) == (1, "")
+    assert err.endswith("taskapp: protocol_fail failed: custom (JSON-RPC error -32042)\n")
+    code, out, _ = call(capsys, FIXTURE, "protocol_fail", "--json")
+    assert code == 1
+    assert json.loads(out) == {
+        "error": {"code": -32042, "message": "custom", "data": {"reason": "because", "n": 7}}
+    }
+
+
+# -- the real command: stdio server, progress, questions ------------------------------
+
+
+def test_call_over_a_stdio_server_command(capsys: pytest.CaptureFixture[str]) -> None:
+    command = shlex.join([*TASKAPP, "run", HELLO, "--log-level", "warning"])
+    code, out, err = call(capsys, command, "greet", "name=Ada")
+    assert (code, out) == (0, "Hello, Ada!\n")
+    assert STARTED.search(err) is not None
+
+
+async def test_progress_and_status_are_plain_lines_off_a_terminal() -> None:
+    done = await taskapp("call", HELLO, "slow_add", "a=1", "b=2", "steps=3", "delay=0.01")
+    assert (done.returncode, done.stdout) == (0, b"1 + 2 = 3\n")
+    lines = done.stderr.decode().splitlines()
+    assert STARTED.fullmatch(lines[0]) is not None
+    for step in (1, 2, 3):
+        assert f"working: step {step}/3" in lines
+        assert f"progress {step}/3" in lines
+    assert lines.index("progress 1/3") < lines.index("progress 2/3") < lines.index("progress 3/3")
+    assert lines[-1] == "completed"
+    assert "\x1b[" not in done.stderr.decode()  # no colour, no cursor moves off a terminal
+
+
+async def test_an_elicitation_is_answered_on_stdin() -> None:
+    args = ("call", "examples/approval.py:app", "deploy", "service=api", "version=1.20")
+    done = await taskapp(*args, stdin=b"y\nship it\n")
+    assert (done.returncode, done.stdout) == (0, b"Deployed api 1.20. Note: ship it\n")
+    err = done.stderr.decode()
+    assert "Deploy api 1.20 to production?\n" in err
+    assert "  approve - Go ahead with the deployment? [y/n]: \n" in err
+    assert "  note - Anything to add: \n" in err
+
+
+async def test_a_bad_answer_is_asked_again() -> None:
+    args = ("call", "examples/approval.py:app", "deploy", "service=api", "version=2")
+    done = await taskapp(*args, stdin=b"maybe\nno\n\n")
+    assert (done.returncode, done.stdout) == (0, b"Deployment of api 2 not approved (accept).\n")
+    assert done.stderr.decode().count("approve - Go ahead with the deployment?") == 2
+    assert "  answer y or n\n" in done.stderr.decode()
+
+
+async def test_the_end_of_stdin_declines() -> None:
+    args = ("call", "examples/approval.py:app", "deploy", "service=api", "version=2")
+    done = await taskapp(*args)
+    assert (done.returncode, done.stdout) == (0, b"Deployment of api 2 not approved (decline).\n")
+    assert "(no more input: declined)" in done.stderr.decode()
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------
+
+
+async def _interrupt_when_started(argv: Sequence[str]) -> tuple[int, str, str]:
+    """Start `taskapp call`, send SIGINT once its task has started; (exit code, id, stderr)."""
+    async with await anyio.open_process(
+        [*TASKAPP, *argv], cwd=REPO, env=_env(), stdin=subprocess.DEVNULL
+    ) as process:
+        assert process.stderr is not None
+        seen = b""
+        with anyio.fail_after(20):
+            while (started := STARTED.search(seen.decode(errors="replace"))) is None:
+                seen += await process.stderr.receive()
+            process.send_signal(signal.SIGINT)
+            async for chunk in process.stderr:
+                seen += chunk
+            code = await process.wait()
+    return code, started.group(1), seen.decode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+async def test_ctrl_c_cancels_the_task_and_exits_130() -> None:
+    argv = ["call", HELLO, "slow_add", "a=1", "b=2", "steps=50", "delay=0.1"]
+    code, task_id, err = await _interrupt_when_started(argv)
+    assert code == 130
+    assert err.endswith(f"taskapp: interrupted: cancelled task {task_id}\n")
+    assert "cancelled: The task was cancelled by the requestor.\n" in err
+
+
+# -- over HTTP ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def http_server(*extra: str) -> AsyncIterator[str]:
+    """`taskapp run examples/hello.py:app --transport http` on a free port; yields its URL."""
+    port = _free_port()
+    argv = [*TASKAPP, "run", HELLO, "--transport", "http", "--port", str(port), *extra]
+    argv += ["--log-level", "warning"]
+    async with await anyio.open_process(
+        argv, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as process:
+        try:
+            with anyio.fail_after(20):
+                while True:
+                    try:
+                        await (await anyio.connect_tcp("127.0.0.1", port)).aclose()
+                        break
+                    except OSError:
+                        assert process.returncode is None, "the server did not start"
+                        await anyio.sleep(0.05)
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            process.send_signal(signal.SIGINT)
+            with anyio.move_on_after(10):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def test_call_over_http() -> None:
+    async with http_server() as url:
+        done = await taskapp("call", url, "greet", "name=Ada", "--header", "X-Trace: 1")
+        listed = await taskapp("call", url, "nope")
+    assert (done.returncode, done.stdout) == (0, b"Hello, Ada!\n")
+    assert STARTED.search(done.stderr.decode()) is not None
+    assert listed.returncode == 2
+    assert listed.stderr.endswith(b"unknown tool 'nope'; the server has: echo, greet, slow_add\n")
+
+
+async def test_an_unreachable_url_exits_2() -> None:
+    done = await taskapp("call", f"http://127.0.0.1:{_free_port()}/mcp", "greet")
+    assert done.returncode == 2
+    assert done.stderr.startswith(b"taskapp: cannot connect to http://127.0.0.1:")
+
+
+def _sqlite_available() -> bool:
+    try:
+        import taskapp.stores.sqlite  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+@pytest.mark.skipif(not _sqlite_available(), reason="taskapp.stores.sqlite cannot be imported")
+async def test_ctrl_c_over_http_reaches_the_server(tmp_path: Path) -> None:
+    """The server itself records the task `cancelled` (read back from its SQLite store)."""
+    store = f"sqlite:///{tmp_path / 'tasks.db'}"
+    async with http_server("--store", store) as url:
+        argv = ["call", url, "slow_add", "a=1", "b=2", "steps=50", "delay=0.1"]
+        code, task_id, err = await _interrupt_when_started(argv)
+        shown = await taskapp("tasks", "get", "--store", store, task_id, "--json")
+    assert code == 130
+    assert err.endswith(f"taskapp: interrupted: cancelled task {task_id}\n")
+    assert shown.returncode == 0
+    task: dict[str, Any] = json.loads(shown.stdout)
+    assert (task["taskId"], task["status"], task["tool"]) == (task_id, "cancelled", "slow_add")
+    assert task["statusMessage"] == "The task was cancelled by the requestor."
+
+
+# -- --version and --help ------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from taskapp._version import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"taskapp {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["call"], ["inspect"], ["tasks"], ["tasks", "list"], ["tasks", "cancel"], ["run"]],
+)
+def test_help_everywhere_has_examples(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*command, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: taskapp")
+    if command != ["run"]:
+        assert "examples:\n  taskapp " in text
+        assert "exit codes: 0" in text
+
+
+# -- the terminal: questions and the live bar ---------------------------------------------
+
+
+def _reader(*lines: str | None) -> Callable[[], Awaitable[str | None]]:
+    answers = iter(lines)
+
+    async def read() -> str | None:
+        return next(answers)
+
+    return read
+
+
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approve": {"type": "boolean", "description": "Go ahead?"},
+        "count": {"type": "integer", "default": 3},
+        "level": {"type": "string", "enum": ["low", "high"]},
+        "ratio": {"type": "number"},
+        "note": {"type": "string"},
+    },
+    "required": ["approve", "level", "ratio"],
+}
+
+
+async def test_the_terminal_asks_every_field_with_its_type(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # "sure" is no boolean, "" takes count's default, 2 picks the second level,
+    # "x" is no number, "" leaves the optional note out.
+    asker = TerminalAsker(read_line=_reader("sure\n", "yes\n", "\n", "2\n", "x\n", "0.5\n", "\n"))
+    answer = await asker({"message": "Ready?", "requestedSchema": APPROVAL_SCHEMA})
+    assert answer == {
+        "action": "accept",
+        "content": {"approve": True, "count": 3, "level": "high", "ratio": 0.5},
+    }
+    err = capsys.readouterr().err
+    assert err.startswith("Ready?\n  approve - Go ahead? [y/n]: \n  answer y or n\n")
+    assert "  count [default 3]: \n" in err
+    assert "  level [low/high]: \n" in err
+    assert "  ratio: \n  a number, please\n" in err
+    assert "  note [optional]: \n" in err
+
+
+async def test_a_required_field_left_empty_is_asked_again() -> None:
+    asker = TerminalAsker(read_line=_reader("\n", "true\n", "\n", "low\n", "1\n", "hi\n"))
+    answer = await asker({"message": "?", "requestedSchema": APPROVAL_SCHEMA})
+    assert answer == {
+        "action": "accept",
+        "content": {"approve": True, "count": 3, "level": "low", "ratio": 1, "note": "hi"},
+    }
+
+
+async def test_the_end_of_input_declines_the_question() -> None:
+    asker = TerminalAsker(read_line=_reader("y\n", None))
+    answer = await asker({"message": "?", "requestedSchema": APPROVAL_SCHEMA})
+    assert answer == {"action": "decline"}
+
+
+async def test_a_url_question_is_accepted_with_yes() -> None:
+    params = {"mode": "url", "message": "Sign in", "url": "https://example.com/x"}
+    assert await TerminalAsker(read_line=_reader("y\n"))(params) == {"action": "accept"}
+    assert await TerminalAsker(read_line=_reader("n\n"))(params) == {"action": "decline"}
+    assert await TerminalAsker(read_line=_reader(None))(params) == {"action": "decline"}
+
+
+@pytest.mark.parametrize(
+    ("text", "prop", "value"),
+    [
+        ("Off", {"type": "boolean"}, False),
+        ("-4", {"type": "integer"}, -4),
+        ("1e3", {"type": "number"}, 1000.0),
+        ("a, c", {"type": "array", "items": {"enum": ["a", "b", "c"]}}, ["a", "c"]),
+        ("2", {"type": "string", "oneOf": [{"const": "x"}, {"const": "y"}]}, "y"),
+        ("free text", {"type": "string"}, "free text"),
+    ],
+)
+def test_answers_are_typed_by_the_schema(text: str, prop: dict[str, Any], value: Any) -> None:
+    assert parse_answer(text, prop) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "prop", "message"),
+    [
+        ("1.5", {"type": "integer"}, "a whole number, please"),
+        ("3", {"enum": ["a", "b"]}, "choose one of: a, b"),
+        ("a, z", {"type": "array", "items": {"enum": ["a"]}}, "choose one of: a"),
+    ],
+)
+def test_bad_answers_say_what_is_expected(text: str, prop: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        parse_answer(text, prop)
+
+
+def _task(status: str, message: str | None) -> Task:
+    stamp = "2026-01-01T00:00:00Z"
+    return Task.model_validate(
+        {"taskId": "t1", "status": status, "statusMessage": message, "createdAt": stamp,
+         "lastUpdatedAt": stamp, "ttl": None}
+    )  # fmt: skip
+
+
+async def test_on_a_terminal_a_live_bar_shows_progress_and_the_status() -> None:
+    from rich.console import Console
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=100, no_color=True)
+    feedback = Feedback("slow_add", console)
+    feedback.begin("t1")
+    await feedback.on_progress(1, 4, None)
+    await feedback.on_status(_task("working", "step 1/4"))
+    with feedback.paused():
+        console.print("a question")
+    await feedback.on_progress(2, 4, "halfway")
+    feedback.end()
+    raw = screen.getvalue()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw)  # without escape sequences
+    assert "task t1 started (slow_add)\n" in text
+    assert re.search(r"slow_add ━+ +25% 0:00:00 step 1/4\r", text) is not None
+    assert re.search(r"slow_add ━+ +50% 0:00:00 halfway\n", text) is not None
+    assert "a question\n" in text
+    assert raw.endswith("\x1b[?25h\r\x1b[1A\x1b[2K")  # the cursor back, the bar erased
+    assert "\x1b[3" not in raw  # NO_COLOR: no foreground colours
+
+
+async def test_off_a_terminal_each_change_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    feedback = Feedback("t")
+    feedback.begin("t1")
+    await feedback.on_status(_task("working", "one"))
+    await feedback.on_status(_task("working", "one"))  # no change: no line
+    await feedback.on_progress(3, None, "three")
+    await feedback.on_status(_task("input_required", "one"))
+    feedback.end()
+    assert capsys.readouterr().err == (
+        "task t1 started (t)\nworking: one\nprogress 3: three\ninput_required: one\n"
+    )

@@ -1,0 +1,398 @@
+"""The stdio transport and the CLI as a client sees them: a real `taskapp run` subprocess."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pydantic_core
+import pytest
+from anyio.abc import Process
+
+from taskapp._version import __version__
+from taskapp.transports import FdChannel
+from taskapp.wire.jsonrpc import MessageTooLargeError
+
+from .raw import INIT_PARAMS
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parent.parent
+TASKAPP = [sys.executable, "-m", "taskapp"]
+TASKAPP_SCRIPT = Path(sys.executable).with_name("taskapp")  # the console script
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("TASKAPP_STORE", None)
+    return env
+
+
+class StdioServer:
+    """Newline-delimited JSON-RPC to a server process; keeps every stdout line it reads."""
+
+    def __init__(self, process: Process, stderr_path: Path) -> None:
+        self.process = process
+        self.stderr_path = stderr_path
+        self.lines: list[bytes] = []
+        self.notifications: list[dict[str, Any]] = []
+        self._buffer = bytearray()
+        self._ids = iter(range(1, 1_000_000))
+
+    async def send_raw(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send(data)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.send_raw(pydantic_core.to_json(message) + b"\n")
+
+    async def read_line(self) -> bytes | None:
+        """The next stdout line, or None at the end of stdout."""
+        assert self.process.stdout is not None
+        while (newline := self._buffer.find(b"\n")) < 0:
+            try:
+                self._buffer.extend(await self.process.stdout.receive())
+            except anyio.EndOfStream:
+                if self._buffer:
+                    self.lines.append(bytes(self._buffer))
+                    self._buffer.clear()
+                return None
+        line = bytes(self._buffer[:newline])
+        del self._buffer[: newline + 1]
+        self.lines.append(line)
+        return line
+
+    async def read(self) -> dict[str, Any]:
+        line = await self.read_line()
+        assert line is not None, "stdout ended"
+        message: dict[str, Any] = pydantic_core.from_json(line)
+        return message
+
+    async def response(self, request_id: Any) -> dict[str, Any]:
+        with anyio.fail_after(10):
+            while True:
+                message = await self.read()
+                if "method" in message:
+                    self.notifications.append(message)
+                elif message.get("id") == request_id:
+                    return message
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        request_id = next(self._ids)
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        await self.send(message)
+        return await self.response(request_id)
+
+    async def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.call(method, params)
+        assert "result" in response, response
+        result: dict[str, Any] = response["result"]
+        return result
+
+    async def initialize(self) -> dict[str, Any]:
+        result = await self.result("initialize", INIT_PARAMS)
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return result
+
+    async def read_to_end(self) -> None:
+        with anyio.fail_after(10):
+            while await self.read_line() is not None:
+                pass
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+
+@asynccontextmanager
+async def stdio_server(
+    tmp_path: Path, *args: str, command: list[str] | None = None
+) -> AsyncIterator[StdioServer]:
+    """`taskapp run ARGS...` with pipes on stdin and stdout, and stderr in a file."""
+    stderr_path = tmp_path / "stderr.log"
+    with stderr_path.open("wb") as stderr:
+        process = await anyio.open_process(
+            [*(command or TASKAPP), "run", *args], cwd=REPO, env=_env(), stderr=stderr
+        )
+        try:
+            yield StdioServer(process, stderr_path)
+        finally:
+            with anyio.fail_after(10):
+                await process.aclose()  # closes stdin: the server's cue to stop
+
+
+async def _run_cli(*args: str) -> tuple[int, str, str]:
+    with anyio.fail_after(20):
+        done = await anyio.run_process(
+            [*TASKAPP, *args], input=b"", check=False, cwd=REPO, env=_env()
+        )
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+# -- the stdio transport ---------------------------------------------------------
+
+
+async def test_stdout_carries_only_json_rpc_and_logs_go_to_stderr(tmp_path: Path) -> None:
+    async with stdio_server(tmp_path, "examples/hello.py:app", "--log-level", "debug") as server:
+        init = await server.initialize()
+        assert init["serverInfo"] == {"name": "hello", "version": "1.0.0"}
+        await server.send({"jsonrpc": "2.0", "method": "notifications/unheard-of"})
+        created = await server.result(
+            "tools/call", {"name": "greet", "arguments": {"name": "stdio"}, "task": {}}
+        )
+        task_id = created["task"]["taskId"]
+        result = await server.result("tasks/result", {"taskId": task_id})
+        assert result["content"] == [{"type": "text", "text": "Hello, stdio!"}]
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        await server.read_to_end()
+        with anyio.fail_after(10):
+            assert await server.process.wait() == 0
+    assert len(server.lines) >= 3
+    for line in server.lines:
+        message = pydantic_core.from_json(line)
+        assert isinstance(message, dict), line
+        assert message["jsonrpc"] == "2.0", line
+        assert "method" in message or "result" in message or "error" in message, line
+    stderr = server.stderr()
+    assert "session initialized" in stderr
+    assert f"task_id='{task_id}'" in stderr
+    assert "level='debug'" in stderr  # the ignored notification, at debug level
+    assert "Traceback" not in stderr
+
+
+async def test_stdin_eof_mid_task_exits_zero(tmp_path: Path) -> None:
+    """Running tasks are cancelled cleanly and the process exits 0."""
+    async with stdio_server(tmp_path, "examples/hello.py:app") as server:
+        await server.initialize()
+        created = await server.result(
+            "tools/call",
+            {
+                "name": "slow_add",
+                "arguments": {"a": 1, "b": 2, "steps": 1, "delay": 60},
+                "task": {},
+            },
+        )
+        assert created["task"]["status"] == "working"
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(10):
+            returncode = await server.process.wait()
+        assert returncode == 0
+        await server.read_to_end()
+    assert "Traceback" not in server.stderr()
+
+
+async def test_garbage_line_is_a_parse_error_and_serving_goes_on(tmp_path: Path) -> None:
+    async with stdio_server(tmp_path, "examples/hello.py:app") as server:
+        await server.initialize()
+        await server.send_raw(b"this is not json\n\n   \n")
+        with anyio.fail_after(10):
+            error = await server.read()
+        assert error["id"] is None
+        assert error["error"]["code"] == -32700
+        assert await server.result("ping") == {}
+        echoed = await server.result("tools/call", {"name": "echo", "arguments": {"text": "ok"}})
+        assert echoed["content"] == [{"type": "text", "text": "ok"}]
+
+
+async def test_store_option_memory(tmp_path: Path) -> None:
+    async with stdio_server(tmp_path, "examples/hello.py:app", "--store", "memory://") as server:
+        await server.initialize()
+        created = await server.result(
+            "tools/call",
+            {"name": "slow_add", "arguments": {"a": 2, "b": 3, "steps": 1, "delay": 0}, "task": {}},
+        )
+        task_id = created["task"]["taskId"]
+        result = await server.result("tasks/result", {"taskId": task_id})
+        assert result["content"] == [{"type": "text", "text": "2 + 3 = 5"}]
+        listed = await server.result("tasks/list", {})
+        assert [t["taskId"] for t in listed["tasks"]] == [task_id]
+
+
+async def test_module_form_target_with_the_console_script(tmp_path: Path) -> None:
+    """`module:attr` resolves from the current directory even when it is not on sys.path."""
+    if not TASKAPP_SCRIPT.exists():
+        pytest.skip("the taskapp console script is not installed next to this python")
+    async with stdio_server(
+        tmp_path, "examples.hello:app", command=[str(TASKAPP_SCRIPT)]
+    ) as server:
+        init = await server.initialize()
+        assert init["protocolVersion"] == "2025-11-25"
+        assert init["serverInfo"]["name"] == "hello"
+        tools = await server.result("tools/list", {})
+        assert [t["name"] for t in tools["tools"]] == ["echo", "greet", "slow_add"]
+
+
+async def test_module_form_target_with_python_m(tmp_path: Path) -> None:
+    async with stdio_server(tmp_path, "examples.hello:app") as server:
+        init = await server.initialize()
+        assert init["serverInfo"] == {"name": "hello", "version": "1.0.0"}
+
+
+# -- FdChannel over a pipe --------------------------------------------------------
+
+
+class _Pipe:
+    """An os.pipe read by an FdChannel (whose own output goes to a second pipe)."""
+
+    def __init__(self, max_message_bytes: int = 1000) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self.out_read_fd, self.out_write_fd = os.pipe()
+        self.channel = FdChannel(
+            self.read_fd, self.out_write_fd, max_message_bytes=max_message_bytes
+        )
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.write_fd, view) :]
+
+    def close_writer(self) -> None:
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def close(self) -> None:
+        self.close_writer()
+        for fd in (self.read_fd, self.out_read_fd, self.out_write_fd):
+            os.close(fd)
+
+
+@pytest.fixture
+def pipe() -> Iterator[_Pipe]:
+    p = _Pipe()
+    yield p
+    p.close()
+
+
+async def test_fd_channel_oversized_line_in_one_chunk(pipe: _Pipe) -> None:
+    """A line over the limit is reported once, even if it arrives in a single read."""
+    pipe.write(b"x" * 5000 + b'\n{"next": 1}\n')
+    with anyio.fail_after(5):
+        with pytest.raises(MessageTooLargeError, match="1000"):
+            await pipe.channel.receive()
+        assert await pipe.channel.receive() == b'{"next": 1}'
+
+
+async def test_fd_channel_oversized_line_streamed_in_pieces(pipe: _Pipe) -> None:
+    """A line over the limit that arrives over many reads is dropped as it streams in."""
+    big = b"y" * 300_000  # more than a pipe holds: written while the channel reads
+
+    async def writer() -> None:
+        await anyio.to_thread.run_sync(pipe.write, big + b'\n{"next": 2}\n')
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer)
+            with pytest.raises(MessageTooLargeError):
+                await pipe.channel.receive()
+            assert await pipe.channel.receive() == b'{"next": 2}'
+
+
+async def test_fd_channel_oversized_line_whose_end_arrives_later(pipe: _Pipe) -> None:
+    """A line under the limit so far, that goes over it in the read that ends it."""
+    pipe.write(b"z" * 900)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+
+            async def finish() -> None:
+                await anyio.sleep(0.05)
+                pipe.write(b"z" * 900 + b'\n{"next": 3}\n')
+
+            tg.start_soon(finish)
+            with pytest.raises(MessageTooLargeError):
+                await pipe.channel.receive()
+        assert await pipe.channel.receive() == b'{"next": 3}'
+
+
+async def test_fd_channel_line_at_the_limit_passes(pipe: _Pipe) -> None:
+    line = b'"' + b"a" * 998 + b'"'  # exactly 1000 bytes
+    pipe.write(line + b"\n")
+    with anyio.fail_after(5):
+        assert await pipe.channel.receive() == line
+
+
+async def test_fd_channel_last_line_without_newline_and_blank_lines(pipe: _Pipe) -> None:
+    pipe.write(b'\n\n   \r\n{"a": 1}\r\n\n{"b": 2}')
+    pipe.close_writer()
+    with anyio.fail_after(5):
+        assert await pipe.channel.receive() == b'{"a": 1}'
+        assert await pipe.channel.receive() == b'{"b": 2}'
+        with pytest.raises(anyio.EndOfStream):
+            await pipe.channel.receive()
+        with pytest.raises(anyio.EndOfStream):
+            await pipe.channel.receive()
+
+
+async def test_fd_channel_send_writes_one_line(pipe: _Pipe) -> None:
+    with anyio.fail_after(5):
+        await pipe.channel.send(b'{"jsonrpc": "2.0"}')
+    assert os.read(pipe.out_read_fd, 100) == b'{"jsonrpc": "2.0"}\n'
+
+
+# -- the command line --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("nosuchmodule:app", "no module named 'nosuchmodule'"),
+        ("examples/hello.py", "cannot import 'examples/hello.py'"),
+        ("examples/hello.py:nothing", "has no attribute 'nothing'"),
+        ("examples/nosuchfile.py:app", "no file 'examples/nosuchfile.py'"),
+    ],
+)
+async def test_run_with_a_bad_target_exits_2_naming_the_form(target: str, expected: str) -> None:
+    returncode, stdout, stderr = await _run_cli("run", target)
+    assert returncode == 2
+    assert stdout == ""
+    assert expected in stderr
+    assert "module:attr" in stderr
+    assert "Traceback" not in stderr
+
+
+async def test_run_with_a_target_that_is_not_an_app_exits_2() -> None:
+    returncode, stdout, stderr = await _run_cli("run", "examples/hello.py:echo")
+    assert returncode == 2
+    assert stdout == ""
+    assert "not a TaskApp" in stderr
+    assert "function" in stderr
+
+
+async def test_run_with_a_bad_store_exits_2() -> None:
+    returncode, stdout, stderr = await _run_cli(
+        "run", "examples/hello.py:app", "--store", "bogus://x"
+    )
+    assert returncode == 2
+    assert stdout == ""
+    assert "'bogus'" in stderr
+    assert "memory://" in stderr
+    assert "Traceback" not in stderr
+
+
+async def test_version() -> None:
+    returncode, stdout, _ = await _run_cli("--version")
+    assert returncode == 0
+    assert stdout == f"taskapp {__version__}\n"
+
+
+async def test_run_help() -> None:
+    returncode, stdout, _ = await _run_cli("run", "--help")
+    assert returncode == 0
+    assert "module:attr" in stdout
+    assert "--store" in stdout
+    assert "--log-level" in stdout
+
+
+async def test_no_command_exits_2_with_usage() -> None:
+    returncode, stdout, stderr = await _run_cli()
+    assert returncode == 2
+    assert stdout == ""
+    assert "run" in stderr
