@@ -119,6 +119,12 @@ class DictStore:
             await self.changed.wait()
         return None  # the request was dropped, or the task deleted
 
+    async def pending_inputs(self, task_id: str, *, now: float) -> dict[str, dict[str, Any]]:
+        if (record := await self.get(task_id, now=now)) is None or record.terminal:
+            return {}
+        entries = self.inputs.get(task_id, {}).items()  # in the order pushed
+        return {key: entry[1] for key, entry in entries if entry[0] != "answered"}
+
     async def drop_inputs(self, task_id: str) -> None:
         self.inputs.pop(task_id, None)
         self._changed()

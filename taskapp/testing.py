@@ -594,6 +594,114 @@ class TaskStoreContract:
                 assert await store.delete(record.task_id)
         assert got == [None]
 
+    async def test_pending_inputs_are_the_unanswered_requests_in_the_order_pushed(
+        self, store: TaskStore
+    ) -> None:
+        """tasks extension: "The `inputRequests` field **MUST** contain all outstanding
+        requests from the server to the client", claimed (delivered) or not."""
+        now = time.time()  # wait_input_answer below may look at the clock
+        record = make_record(status=S.INPUT_REQUIRED, created_at=now)
+        await store.create(record)
+        tid = record.task_id
+        assert await store.pending_inputs(tid, now=now) == {}
+        messages = {
+            f"k{i}": {"method": "elicitation/create", "params": {"message": f"{i} · ✓"}}
+            for i in range(1, 5)
+        }
+        for key, message in messages.items():
+            await store.push_input(tid, key, message)
+        pending = await store.pending_inputs(tid, now=now)
+        assert list(pending.items()) == list(messages.items())
+        assert await store.claim_input(tid, now=now) == ("k1", messages["k1"])
+        assert await store.claim_input(tid, now=now) == ("k2", messages["k2"])
+        await store.release_input(tid, "k2")  # back in line, ahead of k3
+        pending = await store.pending_inputs(tid, now=now)
+        assert list(pending.items()) == list(messages.items())  # claimed or not, pushed order
+        assert await store.answer_input(tid, "k3", {"result": {"action": "decline"}}) is True
+        assert await store.answer_input(tid, "k1", {"error": {"code": -1, "message": "no"}})
+        pending = await store.pending_inputs(tid, now=now)
+        assert list(pending.items()) == [("k2", messages["k2"]), ("k4", messages["k4"])]
+        with anyio.fail_after(5):  # taking an answer leaves the others as they were
+            assert await store.wait_input_answer(tid, "k3", now=now) is not None
+        assert list(await store.pending_inputs(tid, now=now)) == ["k2", "k4"]
+
+    async def test_pending_inputs_change_no_claim(self, store: TaskStore) -> None:
+        record = make_record()
+        await store.create(record)
+        tid = record.task_id
+        second = {"method": "elicitation/create", "params": {}}
+        await store.push_input(tid, "a", {"method": "sampling/createMessage", "params": {}})
+        await store.push_input(tid, "b", second)
+        assert await store.claim_input(tid, now=NOW) is not None  # "a" is claimed
+        for _ in range(2):
+            assert list(await store.pending_inputs(tid, now=NOW)) == ["a", "b"]
+        assert await store.claim_input(tid, now=NOW) == ("b", second)  # "b" was not claimed
+        assert list(await store.pending_inputs(tid, now=NOW)) == ["a", "b"]
+        assert await store.claim_input(tid, now=NOW) is None  # reading released nothing
+
+    async def test_an_answered_request_is_never_pending_after_the_answer_returns(
+        self, store: TaskStore
+    ) -> None:
+        """tasks extension: servers may "ignore `inputResponses` for unknown or
+        already-satisfied requests", so one answered must leave `inputRequests` at once,
+        even while other answers are stored at the same moment."""
+        record = make_record(status=S.INPUT_REQUIRED)
+        await store.create(record)
+        tid = record.task_id
+        keys = [f"q{i}" for i in range(20)]
+        for key in keys:
+            await store.push_input(tid, key, {"method": "elicitation/create", "params": {}})
+        for _ in range(len(keys) // 2):  # half of them delivered (claimed) already
+            assert await store.claim_input(tid, now=NOW) is not None
+
+        def answer_then_read(key: str) -> Callable[[], Awaitable[tuple[bool, list[str]]]]:
+            async def call() -> tuple[bool, list[str]]:
+                answered = await store.answer_input(tid, key, {"result": {"key": key}})
+                return answered, list(await store.pending_inputs(tid, now=NOW))
+
+            return call
+
+        results = await _race(*(answer_then_read(key) for key in keys))
+        for key, (answered, pending) in zip(keys, results, strict=True):
+            assert answered is True
+            assert key not in pending, (key, pending)
+            assert pending == sorted(pending, key=keys.index)
+        assert await store.pending_inputs(tid, now=NOW) == {}
+
+    async def test_dropped_requests_are_not_pending(self, store: TaskStore) -> None:
+        record = make_record()
+        await store.create(record)
+        tid = record.task_id
+        await store.push_input(tid, "k1", {"method": "elicitation/create"})
+        await store.push_input(tid, "k2", {"method": "elicitation/create"})
+        assert await store.claim_input(tid, now=NOW) is not None
+        await store.drop_inputs(tid)
+        assert await store.pending_inputs(tid, now=NOW) == {}
+
+    @pytest.mark.parametrize("final", FINAL, ids=str)
+    async def test_an_ended_task_has_no_pending_request(
+        self, store: TaskStore, final: TaskStatus
+    ) -> None:
+        """tasks extension: only an `input_required` task carries `inputRequests`; a
+        terminal one carries its result or error instead."""
+        record = make_record()
+        await store.create(record)
+        await store.push_input(record.task_id, "k", {"method": "elicitation/create"})
+        await store.update(record.task_id, now=NOW + 1, status=final)
+        assert await store.pending_inputs(record.task_id, now=NOW + 1) == {}
+
+    async def test_a_gone_task_has_no_pending_request(self, store: TaskStore) -> None:
+        assert await store.pending_inputs("no-such-task", now=NOW) == {}
+        expiring = make_record(ttl_ms=1000)
+        deleted = make_record()
+        for record in (expiring, deleted):
+            await store.create(record)
+            await store.push_input(record.task_id, "k", {"method": "elicitation/create"})
+        assert list(await store.pending_inputs(expiring.task_id, now=NOW)) == ["k"]
+        assert await store.pending_inputs(expiring.task_id, now=NOW + 1) == {}
+        assert await store.delete(deleted.task_id)
+        assert await store.pending_inputs(deleted.task_id, now=NOW) == {}
+
     # -- leases ------------------------------------------------------------------------
 
     async def test_renew_leases_extends_only_the_runners_live_tasks(self, store: TaskStore) -> None:

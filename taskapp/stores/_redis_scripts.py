@@ -182,6 +182,33 @@ redis.call('HDEL', KEYS[2], 'm:' .. key, 's:' .. key, 'a:' .. key, 'n:' .. key)
 return {'answer', answer}
 """
 
+# Reads only: as a script it sees no request half answered, and the task's status as of
+# the same moment.
+# KEYS: task, inputs
+# ARGV: terminal statuses, now -> {key, message, key, message, ...} in the order pushed
+PENDING_INPUTS = """
+local terminal = set_of(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'status', '_expires')
+if not f[1] or terminal[f[1]] or expired(f[2], ARGV[2]) then return {} end
+local fields = redis.call('HGETALL', KEYS[2])
+local hash = {}
+for i = 1, #fields, 2 do hash[fields[i]] = fields[i + 1] end
+local keys = {}
+for name, state in pairs(hash) do
+  if string.sub(name, 1, 2) == 's:' and (state == 'waiting' or state == 'claimed') then
+    keys[#keys + 1] = string.sub(name, 3)
+  end
+end
+local function place(key) return tonumber(hash['n:' .. key]) end
+table.sort(keys, function(a, b) return place(a) < place(b) end)
+local pending = {}
+for _, key in ipairs(keys) do
+  pending[#pending + 1] = key
+  pending[#pending + 1] = hash['m:' .. key]
+end
+return pending
+"""
+
 # KEYS: inputs, input order
 # ARGV: channel, task id
 DROP_INPUTS = """
@@ -204,6 +231,7 @@ SCRIPTS: dict[str, str] = {
         "release_input": RELEASE_INPUT,
         "answer_input": ANSWER_INPUT,
         "take_answer": TAKE_ANSWER,
+        "pending_inputs": PENDING_INPUTS,
         "drop_inputs": DROP_INPUTS,
     }.items()
 }

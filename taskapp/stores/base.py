@@ -101,6 +101,13 @@ class TaskStore(Protocol):
         """Block until the request's answer is stored and return it (once); None if the
         task is gone. Never polls."""
 
+    async def pending_inputs(self, task_id: str, *, now: float) -> dict[str, dict[str, Any]]:
+        """Every request of the task not answered yet, claimed or not, in the order pushed
+        (key -> message). Empty when there is none, or the task has ended or is gone.
+
+        The 2026-07-28 tasks extension shows these as a task's `inputRequests` on
+        `tasks/get`, and answers them by key with `answer_input`."""
+
     async def drop_inputs(self, task_id: str) -> None:
         """Forget every request of the task, answered or not (it ended)."""
 

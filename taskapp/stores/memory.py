@@ -48,6 +48,9 @@ class MemoryStore:
         self._expiry: list[tuple[float, str]] = []
         self._events: dict[str, anyio.Event] = {}
         self._inputs: dict[str, InputQueue] = {}
+        # task id -> its unanswered request keys in the order pushed: InputQueue keeps the
+        # unclaimed and the claimed apart, and a released request jumps the queue.
+        self._unanswered: dict[str, dict[str, None]] = {}
         self._next_seq = 0
 
     async def open(self) -> None:
@@ -160,6 +163,7 @@ class MemoryStore:
         if key in queue.waiting or key in queue.claimed or key in queue.answers:
             raise ValueError(f"input key {key!r} is already used by task {task_id}")
         queue.waiting[key] = message
+        self._unanswered.setdefault(task_id, {})[key] = None
 
     async def claim_input(self, task_id: str, *, now: float) -> tuple[str, dict[str, Any]] | None:
         record = await self.get(task_id, now=now)
@@ -175,7 +179,10 @@ class MemoryStore:
 
     async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
         queue = self._inputs.get(task_id)
-        return queue is not None and queue.answer(key, answer)
+        if queue is None or not queue.answer(key, answer):
+            return False
+        self._unanswered.get(task_id, {}).pop(key, None)
+        return True
 
     async def wait_input_answer(
         self, task_id: str, key: str, *, now: float
@@ -188,7 +195,20 @@ class MemoryStore:
                 return queue.answers.pop(key)
             await queue.changed.wait()
 
+    async def pending_inputs(self, task_id: str, *, now: float) -> dict[str, dict[str, Any]]:
+        record = await self.get(task_id, now=now)
+        queue = self._inputs.get(task_id)
+        if record is None or record.terminal or queue is None:
+            return {}
+        unclaimed, claimed = queue.waiting, queue.claimed
+        return {
+            key: unclaimed[key] if key in unclaimed else claimed[key]
+            for key in self._unanswered.get(task_id, {})
+            if key in unclaimed or key in claimed
+        }
+
     async def drop_inputs(self, task_id: str) -> None:
+        self._unanswered.pop(task_id, None)
         queue = self._inputs.pop(task_id, None)
         if queue is not None:
             queue.wake()

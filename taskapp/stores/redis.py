@@ -355,6 +355,14 @@ class RedisStore:
                     await changed.wait()
                 now = time.time()
 
+    async def pending_inputs(self, task_id: str, *, now: float) -> dict[str, dict[str, Any]]:
+        keys = [self._task(task_id), self._inputs(task_id)[0]]
+        flat = await self._run("pending_inputs", keys, [_TERMINAL, repr(now)])
+        return {
+            str(key): json.loads(message)
+            for key, message in zip(flat[::2], flat[1::2], strict=True)
+        }
+
     async def drop_inputs(self, task_id: str) -> None:
         await self._run("drop_inputs", self._inputs(task_id), [self._channel(task_id), task_id])
 

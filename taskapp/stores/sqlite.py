@@ -272,6 +272,9 @@ class SQLiteStore:
             await self._until_change(event, _timeout(expires_at, now))
             now = _wall_clock()
 
+    async def pending_inputs(self, task_id: str, *, now: float) -> dict[str, dict[str, Any]]:
+        return await self._run(_pending_inputs, task_id, now)
+
     async def drop_inputs(self, task_id: str) -> None:
         await self._run(_execute, "DELETE FROM inputs WHERE task_id = ?", (task_id,))
         self._wake_input(task_id)
@@ -558,6 +561,20 @@ def _claim_input(
             return None
         conn.execute("UPDATE inputs SET state = 'claimed' WHERE seq = ?", (row[0],))
     return row[1], json.loads(row[2])
+
+
+def _pending_inputs(
+    conn: sqlite3.Connection, task_id: str, now: float
+) -> dict[str, dict[str, Any]]:
+    # One statement, so one snapshot: a request answered by another process is either
+    # answered here too or not yet, and the task's status is read at the same moment.
+    rows = conn.execute(
+        "SELECT key, message FROM inputs WHERE task_id = ? AND state IN ('waiting', 'claimed')"
+        f" AND EXISTS (SELECT 1 FROM tasks WHERE task_id = ? AND {_LIVE} AND {_UNEXPIRED})"
+        " ORDER BY seq",
+        (task_id, task_id, now),
+    ).fetchall()
+    return {key: json.loads(message) for key, message in rows}
 
 
 def _take_answer(
