@@ -16,6 +16,7 @@ import anyio
 import structlog
 
 from ._logging import ensure_stderr_logging
+from ._replay import StateSigner
 from .auth import Auth, TokenVerifier, as_auth
 from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
 from .errors import RegistrationError
@@ -56,6 +57,9 @@ class TaskApp:
             processes (`taskapp worker`) through the store's work queue (Redis).
         auth: A TokenVerifier (or `taskapp.auth.Auth`) for the HTTP transport; tasks are
             then bound to the caller's principal.
+        state_secret: The key that signs the `requestState` of 2026-07-28 inline calls
+            that ask the client something. Default: `$TASKAPP_STATE_SECRET`, else a
+            random key per process (then a client's retry must reach the same process).
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class TaskApp:
         max_tasks_per_owner: int | None = None,
         executor: Literal["local", "queue"] = "local",
         auth: Auth | TokenVerifier | None = None,
+        state_secret: str | bytes | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -81,6 +86,7 @@ class TaskApp:
         self.store = store
         self.page_size = page_size
         self.auth = as_auth(auth)
+        self.state_signer = StateSigner(state_secret)
         self.config = EngineConfig(
             default_ttl_ms=default_ttl_ms,
             max_ttl_ms=max_ttl_ms,

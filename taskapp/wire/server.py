@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import structlog
 
-from .. import _input, _invoke
+from .. import _input, _invoke, _replay
 from ..context import LogLevel, TaskContext
 from ..engine import TaskEngine, TaskLimitError
 from ..records import ErrorOutcome, TaskRecord, ToolOutcome
 from ..tools import ToolDef
 from . import mcp2025 as w
+from . import mcp2026
 from .jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -25,6 +26,7 @@ from .jsonrpc import (
     Reply,
     Request,
 )
+from .server2026 import ModernMethods, log_allowed
 from .tasks2025 import TaskMethods
 
 if TYPE_CHECKING:
@@ -33,18 +35,35 @@ if TYPE_CHECKING:
 log = structlog.get_logger("taskapp.session")
 
 Handler = Callable[[Request], Awaitable["dict[str, Any] | Reply"]]
+Era = Literal["legacy", "modern"]
 _TASK_METHODS = ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel")
 
 
 class ServerSession:
-    """Answers one client. Tasks outlive it; its notifications stop when it ends."""
+    """Answers one client. Tasks outlive it; its notifications stop when it ends.
+
+    The client's first request decides the dialect, once: `initialize` (or anything
+    without the 2026-07-28 `_meta` envelope) makes a 2025-11-25 session, a request with
+    the envelope a 2026-07-28 connection. Over HTTP a session is made for one dialect
+    (`era`): sessions come from `initialize`, sessionless POSTs are modern.
+    """
 
     def __init__(
-        self, app: TaskApp, engine: TaskEngine, *, owner: str | None = None, list_tasks: bool = True
+        self,
+        app: TaskApp,
+        engine: TaskEngine,
+        *,
+        owner: str | None = None,
+        list_tasks: bool = True,
+        era: Era | None = None,
+        modern_versions: tuple[str, ...] = mcp2026.MODERN_VERSIONS,
     ) -> None:
         self.app = app
         self.engine = engine
         self.owner = owner
+        self.era = era
+        self.signer: _replay.StateSigner = app.state_signer
+        self.modern = ModernMethods(self, versions=modern_versions)
         self.list_tasks = list_tasks  # S-49: only where the requestor can be identified
         self.peer: Peer | None = None
         self.protocol_version: str | None = None
@@ -78,6 +97,22 @@ class ServerSession:
     # -- dispatch --------------------------------------------------------------
 
     async def on_request(self, request: Request) -> dict[str, Any] | Reply:
+        if self.era is None:
+            modern = request.method != "initialize" and mcp2026.has_envelope(request.params)
+            self.era = "modern" if modern else "legacy"
+        if self.era == "modern":
+            if request.method == "initialize":
+                asked = request.params.get("protocolVersion")
+                raise mcp2026.unsupported_version(
+                    asked if isinstance(asked, str) else "", self.modern.versions
+                )
+            return await self.modern.handle(request)
+        if mcp2026.has_envelope(request.params):
+            raise JsonRpcError(
+                INVALID_REQUEST,
+                "Invalid request: this connection speaks MCP 2025-11-25 (it began with "
+                "initialize); a 2026-07-28 request needs a connection of its own",
+            )
         handler = self._handlers.get(request.method)
         if handler is None or (
             request.method in _TASK_METHODS
@@ -165,7 +200,7 @@ class ServerSession:
             )  # S-7
         assert params.task is not None
         # Shielded: once the record exists it must be started, whatever the client does.
-        with anyio.CancelScope(shield=True), _limited():
+        with anyio.CancelScope(shield=True), limited():
             record, start = await self.engine.create(
                 tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
                 client_capabilities=self.client_capabilities,
@@ -180,7 +215,7 @@ class ServerSession:
         prepared = _invoke.prepare(tool, arguments)
         if isinstance(prepared, ToolOutcome):
             return w.call_tool_result(prepared)
-        ctx = TaskContext(_InlineBackend(self, token), tool_name=tool.name, task_id=None)
+        ctx = TaskContext(InlineBackend(self, token), tool_name=tool.name, task_id=None)
         outcome = await _invoke.invoke(tool, prepared, ctx)
         if isinstance(outcome, ErrorOutcome):
             raise w.error_of(outcome)
@@ -219,10 +254,25 @@ class ServerSession:
         if self.peer is not None:
             self.peer.notify("notifications/progress", params)
 
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        if self.peer is not None:
+            self.peer.notify(method, params)
+
+    async def closed(self) -> None:
+        """Wait until the connection has ended."""
+        assert self.peer is not None
+        await self.peer.closed.wait()
+
     def send_log(
-        self, level: LogLevel, data: Any, logger: str | None, meta: dict[str, Any] | None = None
+        self,
+        level: LogLevel,
+        data: Any,
+        logger: str | None,
+        meta: dict[str, Any] | None = None,
+        threshold: str | None = None,
     ) -> None:
-        if w.LOG_LEVELS.index(level) < w.LOG_LEVELS.index(self.log_level) or self.peer is None:
+        threshold = self.log_level if threshold is None else threshold
+        if w.LOG_LEVELS.index(level) < w.LOG_LEVELS.index(threshold) or self.peer is None:
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger is not None:
@@ -265,7 +315,7 @@ class ServerSession:
 
 
 @contextlib.contextmanager
-def _limited() -> Iterator[None]:
+def limited() -> Iterator[None]:
     """S-52: a requestor over its task limit gets a JSON-RPC error, not a task."""
     try:
         yield
@@ -273,14 +323,21 @@ def _limited() -> Iterator[None]:
         raise JsonRpcError(SERVER_ERROR, str(exc)) from None
 
 
-class _InlineBackend:
-    """The context backend of a tool called without a task: straight to this session."""
+class InlineBackend:
+    """The context backend of a tool called without a task: straight to this session.
 
-    __slots__ = ("_session", "_token")
+    `log_level` is a 2026-07-28 request's own opt-in: "" (the default) means the
+    session's `logging/setLevel`; None means no log notifications at all.
+    """
 
-    def __init__(self, session: ServerSession, token: str | int | None) -> None:
+    __slots__ = ("_level", "_session", "_token")
+
+    def __init__(
+        self, session: ServerSession, token: str | int | None, *, log_level: str | None = ""
+    ) -> None:
         self._session = session
         self._token = token
+        self._level = log_level
 
     async def update_status(self, message: str) -> None:
         # A status message belongs to a task; inline calls have none to carry it.
@@ -294,7 +351,10 @@ class _InlineBackend:
         await anyio.lowlevel.checkpoint()
 
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
-        self._session.send_log(level, data, logger)
+        if self._level == "":
+            self._session.send_log(level, data, logger)
+        elif log_allowed(level, self._level):
+            self._session.send_log(level, data, logger, threshold=self._level)
         await anyio.lowlevel.checkpoint()
 
     async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,271 @@
+"""The 2026-07-28 dialect: stateless requests, and tasks as the `io.modelcontextprotocol/tasks`
+extension. The same tools, engine and store as 2025-11-25; only the wire differs.
+
+Each request stands alone: its `_meta` says which version it speaks and what the client can
+do. Over stdio one `ServerSession` routes a connection here once its first request carries
+that envelope; over HTTP every POST without a session comes here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import structlog
+
+from .. import _invoke, _replay
+from ..engine import TaskTerminalError
+from ..records import ErrorOutcome, TaskRecord, ToolOutcome
+from ..stores.base import TaskNotFoundError
+from ..tools import ToolDef
+from . import mcp2025
+from . import mcp2026 as m
+from .jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
+
+if TYPE_CHECKING:
+    from ..context import LogLevel
+    from .server import ServerSession
+
+log = structlog.get_logger("taskapp.session")
+
+Handler = Callable[[Request, m.Envelope], Awaitable[dict[str, Any]]]
+_TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
+
+
+class ModernMethods:
+    """Answers modern requests for one `ServerSession` (its app, engine, owner and peer)."""
+
+    def __init__(self, session: ServerSession, *, versions: tuple[str, ...]) -> None:
+        self.session = session
+        self.app = session.app
+        self.engine = session.engine
+        #: What `server/discover` offers: on stdio, a connection that opened modern stays so.
+        self.versions = versions
+        self._handlers: dict[str, Handler] = {
+            "server/discover": self._discover,
+            "tools/list": self._tools_list,
+            "tools/call": self._tools_call,
+            "subscriptions/listen": self._listen,
+            "tasks/get": self._tasks_get,
+            "tasks/update": self._tasks_update,
+            "tasks/cancel": self._tasks_cancel,
+        }
+
+    @property
+    def server_info(self) -> dict[str, Any]:
+        return {"name": self.app.name, "version": self.app.version}
+
+    async def handle(self, request: Request) -> dict[str, Any]:
+        handler = self._handlers.get(request.method)
+        if handler is None:  # tasks/result and tasks/list are gone in this dialect
+            raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {request.method}")
+        env = m.envelope(request.params)
+        if request.method in _TASK_METHODS and not env.takes_tasks:
+            raise m.missing_tasks_extension(
+                f"{request.method} needs the {m.TASKS_EXTENSION} extension in "
+                f"_meta.{m.CLIENT_CAPABILITIES}"
+            )
+        return m.stamped(await handler(request, env), self.server_info)
+
+    # -- discovery and tools ---------------------------------------------------------
+
+    async def _discover(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "supportedVersions": list(self.versions),
+            "capabilities": {
+                "tools": {"listChanged": False},
+                "logging": {},
+                "extensions": {m.TASKS_EXTENSION: {}},
+            },
+            "ttlMs": 0,  # cheap to ask again; a redeploy may change the tools
+            "cacheScope": "public",
+        }
+        if self.app.instructions:
+            result["instructions"] = self.app.instructions
+        return result
+
+    async def _tools_list(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        cursor = mcp2025.parse(mcp2025.CursorParams, request.params).cursor
+        # No `execution.taskSupport` here: in the extension the server decides per call.
+        page = self.app.tools_page(cursor, with_tasks=False)
+        return {**page, "ttlMs": 0, "cacheScope": "public"}
+
+    async def _tools_call(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        params = mcp2025.parse(mcp2025.CallToolParams, request.params)  # `task` is ignored
+        tool = self.app.tools.get(params.name)
+        if tool is None:
+            raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+        if tool.mode != "forbidden" and env.takes_tasks:
+            return await self._create_task(tool, params.arguments, env)
+        if tool.mode == "required":
+            raise m.missing_tasks_extension(
+                f"tool '{tool.name}' runs only as a task; declare {m.TASKS_EXTENSION}"
+            )
+        return await self._call_inline(tool, params.arguments, request.params, env)
+
+    async def _create_task(
+        self, tool: ToolDef, arguments: dict[str, Any] | None, env: m.Envelope
+    ) -> dict[str, Any]:
+        from .server import limited
+
+        # Shielded: once the record exists it must be started, whatever the client does.
+        # `engine.create` returns once the store holds the task, so a tasks/get for it
+        # already resolves when the client reads this result.
+        with anyio.CancelScope(shield=True), limited():
+            record, start = await self.engine.create(
+                tool, arguments, owner=self.session.owner, ttl_ms=None, observer=None,
+                client_capabilities=env.capabilities,
+            )  # fmt: skip
+            start()
+        return m.create_task_result(record, self.server_info)
+
+    async def _call_inline(
+        self,
+        tool: ToolDef,
+        arguments: dict[str, Any] | None,
+        params: dict[str, Any],
+        env: m.Envelope,
+    ) -> dict[str, Any]:
+        from ..context import TaskContext
+        from .server import InlineBackend
+
+        prepared = _invoke.prepare(tool, arguments)
+        if isinstance(prepared, ToolOutcome):
+            return mcp2025.call_tool_result(prepared)
+        call = _replay.Replay.call_digest(tool.name, arguments, self.session.owner)
+        state = params.get("requestState")
+        responses = params.get("inputResponses")
+        if state is not None and not isinstance(state, str):
+            raise JsonRpcError(INVALID_PARAMS, "Invalid params: requestState must be a string")
+        if responses is not None and not isinstance(responses, dict):
+            raise JsonRpcError(INVALID_PARAMS, "Invalid params: inputResponses must be an object")
+        try:
+            replay = _replay.Replay.resume(self.session.signer, call, state, responses)
+        except _replay.StateError as exc:
+            raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+        inline = InlineBackend(self.session, env.progress_token, log_level=env.log_level)
+        backend = _replay.ReplayBackend(inline, replay, env.capabilities)
+        ctx = TaskContext(backend, tool_name=tool.name, task_id=None)
+        try:
+            outcome = await _invoke.invoke(tool, prepared, ctx)
+        except _replay.InputNeeded as needed:
+            return {
+                "resultType": "input_required",
+                "inputRequests": {needed.key: needed.request},
+                "requestState": replay.seal(self.session.signer, needed.key),
+            }
+        if isinstance(outcome, ErrorOutcome):
+            raise mcp2025.error_of(outcome)
+        assert isinstance(outcome, ToolOutcome)
+        return mcp2025.call_tool_result(outcome)
+
+    # -- the tasks extension ---------------------------------------------------------
+
+    async def _record(self, request: Request) -> TaskRecord:
+        task_id = mcp2025.parse(mcp2025.TaskIdParams, request.params).task_id
+        try:
+            return await self.engine.get(task_id, self.session.owner)
+        except TaskNotFoundError:
+            raise _not_found(task_id) from None
+
+    async def detailed(self, record: TaskRecord) -> dict[str, Any]:
+        pending = None
+        if record.status.value == "input_required":
+            pending = await self.engine.store.pending_inputs(record.task_id, now=time.time())
+        return m.detailed_task(record, pending)
+
+    async def _tasks_get(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        return await self.detailed(await self._record(request))
+
+    async def _tasks_update(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        record = await self._record(request)
+        responses = request.params.get("inputResponses")
+        if not isinstance(responses, dict):
+            raise JsonRpcError(
+                INVALID_PARAMS, "Invalid params: inputResponses is required (an object)"
+            )
+        pending = await self.engine.store.pending_inputs(record.task_id, now=time.time())
+        answered = 0
+        for key, response in responses.items():
+            # Keys not outstanding (never issued, already answered, or the task has ended)
+            # are ignored; a partial set leaves the task waiting for the rest.
+            if key in pending and isinstance(response, dict):
+                answer = {"result": response}
+                answered += await self.engine.answer_input(record.task_id, key, answer)
+        log.info("task input received", task_id=record.task_id, answered=answered)
+        return {}
+
+    async def _tasks_cancel(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        record = await self._record(request)
+        try:
+            await self.engine.cancel(record.task_id, self.session.owner)
+        except TaskTerminalError:
+            pass  # an acknowledgement, not a promise: the task had already ended
+        except TaskNotFoundError:
+            raise _not_found(record.task_id) from None
+        return {}
+
+    # -- subscriptions ---------------------------------------------------------------
+
+    async def _listen(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+        """Hold the request open and send `notifications/tasks` for the tasks asked for,
+        until the client cancels it or the connection ends."""
+        wanted = request.params.get("notifications")
+        if not isinstance(wanted, dict):
+            raise JsonRpcError(INVALID_PARAMS, "Invalid params: notifications is required")
+        task_ids = wanted.get("taskIds")
+        if task_ids is not None and (
+            not isinstance(task_ids, list) or not all(isinstance(t, str) for t in task_ids)
+        ):
+            raise JsonRpcError(INVALID_PARAMS, "Invalid params: taskIds must be strings")
+        if task_ids is not None and not env.takes_tasks:
+            raise m.missing_tasks_extension(
+                f"task notifications need the {m.TASKS_EXTENSION} extension"
+            )
+        sub = {m.SUBSCRIPTION_ID: request.id}
+        agreed: dict[str, Any] = {}
+        records: list[TaskRecord] = []
+        if task_ids is not None:
+            for task_id in dict.fromkeys(task_ids):
+                try:
+                    records.append(await self.engine.get(task_id, self.session.owner))
+                except TaskNotFoundError:
+                    continue  # not agreed: the acknowledgement leaves it out
+            agreed["taskIds"] = [r.task_id for r in records]
+        self.session.notify(
+            "notifications/subscriptions/acknowledged", {"_meta": sub, "notifications": agreed}
+        )
+        async with anyio.create_task_group() as tg:
+            for record in records:
+                tg.start_soon(self._follow, record, sub)
+            await self.session.closed()
+            tg.cancel_scope.cancel()
+        return {"_meta": sub}
+
+    async def _follow(self, record: TaskRecord, sub: dict[str, Any]) -> None:
+        """Send the task's state each time it changes, until it ends or is gone."""
+        store = self.engine.store
+        last = await self.detailed(record)
+        while not record.terminal:
+            now = time.time()
+            changed = await store.wait(record.task_id, after_version=record.version, now=now)
+            if changed is None:
+                return
+            record = changed
+            task = await self.detailed(record)
+            if task != last:  # a bare version bump (a question handed back) is no news
+                self.session.notify("notifications/tasks", {**task, "_meta": sub})
+                last = task
+
+
+def _not_found(task_id: str) -> JsonRpcError:
+    return JsonRpcError(INVALID_PARAMS, f"Failed to retrieve task: Task not found ({task_id})")
+
+
+def log_allowed(level: LogLevel, threshold: str | None) -> bool:
+    """In 2026-07-28 a request opts in to log notifications with `_meta` logLevel."""
+    if threshold is None:
+        return False
+    return mcp2025.LOG_LEVELS.index(level) >= mcp2025.LOG_LEVELS.index(threshold)
