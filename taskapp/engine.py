@@ -32,6 +32,7 @@ from .records import (
     ToolOutcome,
 )
 from .stores.base import TaskNotFoundError, TaskStore
+from .stores.memory import MemoryStore
 from .tools import OnInterrupt, ToolDef
 
 log = structlog.get_logger("taskapp.engine")
@@ -116,6 +117,9 @@ class TaskEngine:
         self._idle = anyio.Event()  # set whenever no function runs here
         self._idle.set()
         self._leaser = anyio.CancelScope()
+        #: The store answers without waiting (MemoryStore) and tasks run here: requests
+        #: that only read or create a task can be answered without a task of their own.
+        self.immediate = _immediate(store) and not self.queued
 
     async def __aenter__(self) -> TaskEngine:
         await self.store.open()
@@ -194,8 +198,50 @@ class TaskEngine:
         client_capabilities: dict[str, Any] | None = None,
     ) -> tuple[TaskRecord, Callable[[], None]]:
         """Like `create`, for any coroutine (a client runs its elicitation tasks this way)."""
+        record = self._new_record(name, arguments, owner, ttl_ms, client_capabilities)
+        self._admit(owner)
+        await self.store.create(record)
+        if self.queued:
+            await _fleet.work_queue(self.store).enqueue(record.task_id)
+        return record, self._created(record, run, observer, on_interrupt)
+
+    def create_now(
+        self,
+        tool: ToolDef,
+        arguments: dict[str, Any] | None,
+        *,
+        owner: str | None,
+        ttl_ms: int | None,
+        observer: TaskObserver | None = None,
+        client_capabilities: dict[str, Any] | None = None,
+    ) -> tuple[TaskRecord, Callable[[], None]]:
+        """`create`, without waiting; only when `immediate`."""
+        assert isinstance(self.store, MemoryStore)
+        assert not self.queued
+        record = self._new_record(tool.name, arguments, owner, ttl_ms, client_capabilities)
+        self._admit(owner)
+        self.store.create_now(record)
+        run = self._tool_runner(tool)
+        return record, self._created(record, run, observer, tool.on_interrupt)
+
+    def get_now(self, task_id: str, owner: str | None) -> TaskRecord:
+        """`get`, without waiting; only when `immediate`."""
+        assert isinstance(self.store, MemoryStore)
+        record = self.store.get_now(task_id, now=time.time())
+        if record is None or record.owner != owner:
+            raise TaskNotFoundError(task_id)
+        return record
+
+    def _new_record(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        owner: str | None,
+        ttl_ms: int | None,
+        client_capabilities: dict[str, Any] | None,
+    ) -> TaskRecord:
         now = time.time()
-        record = TaskRecord(
+        return TaskRecord(
             task_id=new_task_id(),
             status=TaskStatus.WORKING,
             created_at=now,
@@ -210,11 +256,16 @@ class TaskEngine:
             runner=None if self.queued else self.runner_id,
             lease_until=self._first_lease(now, ttl_ms),
         )
-        self._admit(owner)
-        await self.store.create(record)
-        if self.queued:
-            await _fleet.work_queue(self.store).enqueue(record.task_id)
-        log.info("task created", task_id=record.task_id, tool=name, owner=owner)
+
+    def _created(
+        self,
+        record: TaskRecord,
+        run: Callable[[TaskRecord], Awaitable[Outcome]],
+        observer: TaskObserver | None,
+        on_interrupt: OnInterrupt,
+    ) -> Callable[[], None]:
+        """Note the stored task; return the function that starts it."""
+        log.info("task created", task_id=record.task_id, tool=record.tool, owner=record.owner)
         if observer is not None:
             self._observers[record.task_id] = observer
 
@@ -226,7 +277,7 @@ class TaskEngine:
             self._owners[record.task_id] = record.owner
             self._tg.start_soon(self._run, record, run, on_interrupt)
 
-        return record, start
+        return start
 
     def _first_lease(self, now: float, ttl_ms: int | None) -> float:
         if not self.queued:
@@ -495,6 +546,16 @@ class TaskEngine:
 
     async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
         return await self.store.answer_input(task_id, key, answer)
+
+
+def _immediate(store: TaskStore) -> bool:
+    """A MemoryStore whose `get` and `create` are its own (a subclass may add waits)."""
+    kind = type(store)
+    return (
+        issubclass(kind, MemoryStore)
+        and kind.get is MemoryStore.get
+        and kind.create is MemoryStore.create
+    )
 
 
 def _deadline(record: TaskRecord) -> float:

@@ -60,6 +60,15 @@ class MemoryStore:
         return None
 
     async def create(self, record: TaskRecord) -> None:
+        self.create_now(record)
+
+    async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
+        return self.get_now(task_id, now=now)
+
+    # `create` and `get` never wait: a server answers tasks/get, tasks/result of an ended
+    # task and task creation straight from its read loop with these (TaskEngine.immediate).
+
+    def create_now(self, record: TaskRecord) -> None:
         if record.task_id in self._records:
             raise ValueError(f"task id {record.task_id!r} is already taken")
         self._next_seq += 1
@@ -71,7 +80,7 @@ class MemoryStore:
         if record.expires_at is not None:
             heapq.heappush(self._expiry, (record.expires_at, record.task_id))
 
-    async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
+    def get_now(self, task_id: str, *, now: float) -> TaskRecord | None:
         record = self._records.get(task_id)
         if record is None or record.is_expired(now):
             return None

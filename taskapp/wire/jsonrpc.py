@@ -111,6 +111,8 @@ class _Pending:
 _Outgoing = tuple[bytes, "RequestId | None", bool]
 _FLUSH: _Outgoing = (b"", None, False)  # finish what the channel took but could not write
 RequestHandler = Callable[[Request], Awaitable["dict[str, Any] | Reply"]]
+# Answers a request on the spot when that needs no waiting; None: run the handler.
+ImmediateHandler = Callable[[Request], "dict[str, Any] | Reply | None"]
 NotificationHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -126,9 +128,11 @@ class Peer:
         channel: Channel,
         on_request: RequestHandler,
         on_notification: NotificationHandler,
+        answer_now: ImmediateHandler | None = None,
     ) -> None:
         self._channel = channel
         self._on_request = on_request
+        self._answer_now = answer_now
         self._on_notification = on_notification
         self._out: MemoryObjectSendStream[_Outgoing]
         self._out_reader: MemoryObjectReceiveStream[_Outgoing]
@@ -344,8 +348,32 @@ class Peer:
                 JsonRpcError(INVALID_REQUEST, f"Invalid request: id {request_id!r} is in use"),
             )
             return
+        request = Request(request_id, method, params)
+        if self._answer_now is not None and self._answered_now(request):
+            return
         scope = self._in_flight[request_id] = anyio.CancelScope()
-        tg.start_soon(self._request, Request(request_id, method, params), scope)
+        tg.start_soon(self._request, request, scope)
+
+    def _answered_now(self, request: Request) -> bool:
+        """Answer from the read loop when the handler needs no waiting: no task, no scope,
+        no extra turn of the event loop (a quick tasks/get or a task's creation)."""
+        assert self._answer_now is not None
+        try:
+            answer = self._answer_now(request)
+        except JsonRpcError as exc:
+            self._fail(request.id, exc)
+            return True
+        except Exception as exc:
+            log.error("handler failed", method=request.method, exc_info=exc)
+            self._fail(request.id, JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}"))
+            return True
+        if answer is None:
+            return False
+        result = answer.result if isinstance(answer, Reply) else answer
+        self.send({"jsonrpc": "2.0", "id": request.id, "result": result}, related=request.id)
+        if isinstance(answer, Reply) and answer.after_send is not None:
+            answer.after_send()
+        return True
 
     def _cancel_in_flight(self, request_id: Any) -> None:
         scope = self._in_flight.get(request_id) if isinstance(request_id, (str, int)) else None

@@ -209,6 +209,34 @@ class ServerSession:
             self._progress_tokens[record.task_id] = token
         return Reply({"task": w.task_json(record)}, after_send=start)
 
+    def answer_now(self, request: Request) -> dict[str, Any] | Reply | None:
+        """Answer without waiting when the engine's store never waits (MemoryStore):
+        `tasks/get`, `tasks/result` of an ended task, a task's creation. None otherwise."""
+        if not self.engine.immediate or not self.tasks_enabled or self.era != "legacy":
+            return None
+        if mcp2026.has_envelope(request.params):
+            return None  # refused by on_request
+        method = request.method
+        if method == "tasks/get":
+            return self.tasks.get_now(request)
+        if method == "tasks/result":
+            return self.tasks.result_now(request)
+        if method != "tools/call":
+            return None
+        params = w.parse(w.CallToolParams, request.params)
+        tool = self.app.tools.get(params.name)
+        if params.task is None or tool is None or tool.mode == "forbidden":
+            return None
+        with limited():
+            record, start = self.engine.create_now(
+                tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
+                client_capabilities=self.client_capabilities,
+            )  # fmt: skip
+        token = params.meta.progress_token if params.meta else None
+        if token is not None:
+            self._progress_tokens[record.task_id] = token
+        return Reply({"task": w.task_json(record)}, after_send=start)
+
     async def _call_inline(
         self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
     ) -> dict[str, Any]:

@@ -65,6 +65,26 @@ class TaskMethods:
     async def get(self, request: Request) -> dict[str, Any]:
         return w.task_json(await self._record(request))
 
+    # -- without waiting, when the engine is `immediate` (see Peer._answered_now) ------
+
+    def _record_now(self, request: Request) -> TaskRecord:
+        task_id = w.parse(w.TaskIdParams, request.params).task_id
+        try:
+            return self.engine.get_now(task_id, self.owner)
+        except TaskNotFoundError:
+            raise not_found(task_id) from None
+
+    def get_now(self, request: Request) -> dict[str, Any]:
+        return w.task_json(self._record_now(request))
+
+    def result_now(self, request: Request) -> dict[str, Any] | None:
+        """The result of a task that has ended; None if it has not (then `result` waits)."""
+        record = self._record_now(request)
+        if not record.terminal:
+            return None
+        log.info("task result retrieved", task_id=record.task_id, owner=self.owner)
+        return result_of(record)
+
     async def result(self, request: Request) -> dict[str, Any]:
         """Block until the task ends (S-28), delivering its questions meanwhile (S-16)."""
         record = await self._record(request)
