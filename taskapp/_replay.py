@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,16 @@ class InputNeeded(BaseException):
         super().__init__(key)
         self.key = key
         self.request = request
+
+
+def questions_in(exc: BaseException) -> list[InputNeeded]:
+    """The questions that stopped a run: its InputNeeded, or every InputNeeded of a task
+    group whose tasks asked at once. Empty when the run stopped for another reason."""
+    if isinstance(exc, InputNeeded):
+        return [exc]
+    if isinstance(exc, BaseExceptionGroup):
+        return [q for inner in exc.exceptions for q in questions_in(inner)]
+    return []
 
 
 class StateError(ValueError):
@@ -83,11 +94,9 @@ class StateSigner:
         if version != _VERSION or not body or not mac:
             raise StateError("requestState is not one this server made")
         expected = hmac.new(self._key, f"{version}.{body}".encode(), hashlib.sha256).digest()
-        try:
-            given = base64.urlsafe_b64decode(mac.encode())
-        except ValueError:
-            raise StateError("requestState is not one this server made") from None
-        if not hmac.compare_digest(expected, given):
+        # Compared as text, exactly as sealed: a lenient decode would accept variants of
+        # the MAC (trailing junk after the padding) as the same state.
+        if not hmac.compare_digest(base64.urlsafe_b64encode(expected), mac.encode()):
             raise StateError("requestState failed verification (altered, or another server's)")
         payload = json.loads(base64.urlsafe_b64decode(body.encode()))
         if not isinstance(payload, dict):
@@ -146,15 +155,17 @@ class Replay:
         self.asked[key] = question
         raise InputNeeded(key, {"method": method, "params": params})
 
-    def seal(self, signer: StateSigner, waiting: str, *, ttl_s: float = STATE_TTL_S) -> str:
-        """The state to send with the question `waiting`."""
+    def seal(
+        self, signer: StateSigner, waiting: Sequence[str], *, ttl_s: float = STATE_TTL_S
+    ) -> str:
+        """The state to send with the questions `waiting` (their keys)."""
         return signer.seal(
             {
                 "call": self.call,
                 "exp": round(time.time() + ttl_s, 3),
                 "answers": self.answers,
                 "asked": self.asked,
-                "waiting": [waiting],
+                "waiting": list(waiting),
             }
         )
 

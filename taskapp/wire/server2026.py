@@ -22,7 +22,7 @@ from ..stores.base import TaskNotFoundError
 from ..tools import ToolDef
 from . import mcp2025
 from . import mcp2026 as m
-from .jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
+from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
 
 if TYPE_CHECKING:
     from ..context import LogLevel
@@ -32,6 +32,8 @@ log = structlog.get_logger("taskapp.session")
 
 Handler = Callable[[Request, m.Envelope], Awaitable[dict[str, Any]]]
 _TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
+#: How long a new task may take to become readable in the store before tools/call fails.
+CREATE_CONSISTENCY_S = 10.0
 
 
 class ModernMethods:
@@ -111,15 +113,30 @@ class ModernMethods:
         from .server import limited
 
         # Shielded: once the record exists it must be started, whatever the client does.
-        # `engine.create` returns once the store holds the task, so a tasks/get for it
-        # already resolves when the client reads this result.
         with anyio.CancelScope(shield=True), limited():
             record, start = await self.engine.create(
                 tool, arguments, owner=self.session.owner, ttl_ms=None, observer=None,
                 client_capabilities=env.capabilities,
             )  # fmt: skip
             start()
+            await self._until_readable(record.task_id)
         return m.create_task_result(record, self.server_info)
+
+    async def _until_readable(self, task_id: str) -> None:
+        """Return once a tasks/get for the new task resolves (SEP-2663: no CreateTaskResult
+        before that; "in eventually-consistent environments, the server MUST wait"). A
+        store that reads its own writes answers the first read; a replica may lag."""
+        delay = 0.005
+        with anyio.move_on_after(CREATE_CONSISTENCY_S):
+            while await self.engine.store.get(task_id, now=time.time()) is None:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+            return
+        raise JsonRpcError(
+            INTERNAL_ERROR,
+            f"Internal error: the task store did not show the new task {task_id} within "
+            f"{CREATE_CONSISTENCY_S:g} s of creating it; check the store's replication",
+        )
 
     async def _call_inline(
         self,
@@ -150,11 +167,15 @@ class ModernMethods:
         ctx = TaskContext(backend, tool_name=tool.name, task_id=None)
         try:
             outcome = await _invoke.invoke(tool, prepared, ctx)
-        except _replay.InputNeeded as needed:
+        except (_replay.InputNeeded, BaseExceptionGroup) as stopped:
+            # A group: the tool asked several questions at once from a task group.
+            asked = _replay.questions_in(stopped)
+            if not asked:
+                raise
             return {
                 "resultType": "input_required",
-                "inputRequests": {needed.key: needed.request},
-                "requestState": replay.seal(self.session.signer, needed.key),
+                "inputRequests": {q.key: q.request for q in asked},
+                "requestState": replay.seal(self.session.signer, [q.key for q in asked]),
             }
         if isinstance(outcome, ErrorOutcome):
             raise mcp2025.error_of(outcome)
