@@ -1,8 +1,9 @@
-"""The MCP 2025-11-25 Streamable HTTP transport, as an ASGI app (Starlette).
+"""The MCP Streamable HTTP transport, as an ASGI app (Starlette).
 
-One endpoint (`/mcp` by default): POST carries client messages (answered as JSON,
-or as an SSE stream when related messages may come first), GET opens the
-session's stream for everything else, DELETE ends a session.
+One endpoint (`/mcp` by default). In 2025-11-25, POST carries client messages (answered
+as JSON, or as an SSE stream when related messages may come first), GET opens the
+session's stream for everything else, DELETE ends a session. A 2026-07-28 request is a
+sessionless POST of its own (`_http_modern`); both eras are served side by side.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ._http_channel import HttpChannel, Outbox
+from ._http_modern import ModernPosts, is_modern
 from ._logging import ensure_stderr_logging
 from .auth import Auth, Principal
 from .engine import TaskEngine
@@ -103,6 +105,7 @@ class HttpTransport:
         self.max_body_bytes = max_body_bytes
         self.auth: Auth | None = app.auth
         self.sessions: dict[str, _Session] = {}
+        self.modern = ModernPosts(app)
         self._engine: TaskEngine | None = None
         self._tg: TaskGroup | None = None
 
@@ -122,9 +125,11 @@ class HttpTransport:
         ensure_stderr_logging()  # mounted apps too: never structlog's stdout default
         async with self.app.running() as engine, anyio.create_task_group() as tg:
             self._engine, self._tg = engine, tg
+            self.modern.start(engine)
             try:
                 yield
             finally:
+                self.modern.end()
                 for session in list(self.sessions.values()):
                     await session.channel.aclose()
                 tg.cancel_scope.cancel()
@@ -238,9 +243,11 @@ class HttpTransport:
             return _error(
                 400, INVALID_REQUEST, "Invalid request: send one JSON-RPC message per POST"
             )
+        modern = is_modern(message, request.headers)
+        session: _Session | None = None
         if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
             session = self._new_session(principal)
-        else:
+        elif not modern:
             found = self._session_of(request, principal)
             if isinstance(found, Response):
                 return found
@@ -255,6 +262,8 @@ class HttpTransport:
                 f"Invalid request: {invalid}",
                 request_id=request_id if valid_id else None,
             )
+        if session is None:
+            return await self.modern.post(request, message, body, principal)
         if "method" not in message or "id" not in message:  # a notification or a response
             session.channel.post(body)
             return Response(status_code=202)
@@ -277,7 +286,7 @@ class HttpTransport:
             raise RuntimeError("the HTTP transport is not running: serve it with its lifespan")
         session_id = secrets.token_urlsafe(32)
         owner = f"principal:{principal.subject}" if principal else f"session:{session_id}"
-        server = ServerSession(self.app, self._engine, owner=owner)
+        server = ServerSession(self.app, self._engine, owner=owner, era="legacy")
         session = _Session(session_id, principal, HttpChannel(), server)
         self.sessions[session_id] = session
         self._tg.start_soon(self._serve, session)
@@ -356,7 +365,9 @@ class HttpTransport:
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     async def close_sessions(self) -> None:
-        """End every session (their SSE streams finish); tasks go on until the lifespan ends."""
+        """End every session (their SSE streams finish) and every 2026-07-28 subscription
+        (answered, then closed); tasks go on until the lifespan ends."""
+        self.modern.end()
         for session in list(self.sessions.values()):
             await self._close(session)
 
