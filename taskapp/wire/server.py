@@ -99,6 +99,10 @@ class ServerSession:
     async def on_request(self, request: Request) -> dict[str, Any] | Reply:
         if self.era is None:
             modern = request.method != "initialize" and mcp2026.has_envelope(request.params)
+            if modern:
+                # A version we do not speak decides nothing: the client may still fall
+                # back to initialize on this connection.
+                mcp2026.envelope(request.params)
             self.era = "modern" if modern else "legacy"
         if self.era == "modern":
             if request.method == "initialize":
