@@ -284,6 +284,17 @@ async def test_initialize_after_a_modern_request_is_32022() -> None:
         assert (await m.result("tools/list"))["tools"]  # still serving the modern dialect
 
 
+async def test_an_unsupported_version_first_leaves_the_connection_open_to_initialize() -> None:
+    """stdio backward compatibility: a client whose modern probe gets -32022 may fall back
+    to initialize, so a version the server does not speak must not decide the dialect."""
+    async with raw_connection(build(), initialize=None) as conn:
+        probe = {"_meta": meta(**{PROTOCOL_VERSION: "2030-01-01"})}
+        error = await conn.error("server/discover", probe)
+        assert error["code"] == -32022
+        assert (await conn.result("initialize", INIT_PARAMS))["protocolVersion"] == "2025-11-25"
+        assert (await conn.result("tools/list", {}))["tools"]
+
+
 async def test_a_modern_request_after_initialize_is_32600() -> None:
     """A connection opened with initialize speaks 2025-11-25 only: a request with the
     2026-07-28 envelope is an invalid request (-32600)."""

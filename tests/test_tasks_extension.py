@@ -982,6 +982,18 @@ def _task_notes(m: Modern, listen_id: str) -> list[dict[str, Any]]:
     ]
 
 
+async def test_a_subscription_starts_with_the_tasks_state() -> None:
+    """A client that subscribes to a task already waiting for input hears its state (with
+    the question) right after the acknowledgement: nothing else would change it."""
+    lab = build()
+    async with modern(lab.app) as m:
+        task_id = (await m.create("three_in_a_row"))["taskId"]
+        waiting = await m.until_status(task_id, "input_required")
+        await _listen(m, "listen-now", [task_id])
+        first = await m.conn.wait_for(lambda: _task_notes(m, "listen-now"))
+        assert bare(first[0]) == bare(waiting)
+
+
 async def test_tx29_task_notifications_on_subscriptions_listen() -> None:
     """TX-29: "notifications/progress and notifications/message notifications MUST NOT be
     sent on the subscriptions/listen stream for a task" — while the stream carries

@@ -266,9 +266,13 @@ class ModernMethods:
         return {"_meta": sub}
 
     async def _follow(self, record: TaskRecord, sub: dict[str, Any]) -> None:
-        """Send the task's state each time it changes, until it ends or is gone."""
+        """Send the task's state now and each time it changes, until it ends or is gone.
+
+        The first one is today's state: a client that subscribes to a task already waiting
+        for input must not wait for a change that only its answer can bring."""
         store = self.engine.store
         last = await self.detailed(record)
+        self.session.notify("notifications/tasks", {**last, "_meta": sub})
         while not record.terminal:
             now = time.time()
             changed = await store.wait(record.task_id, after_version=record.version, now=now)
