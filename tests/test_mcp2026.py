@@ -288,7 +288,7 @@ async def test_an_unsupported_version_first_leaves_the_connection_open_to_initia
     """stdio backward compatibility: a client whose modern probe gets -32022 may fall back
     to initialize, so a version the server does not speak must not decide the dialect."""
     async with raw_connection(build(), initialize=None) as conn:
-        probe = {"_meta": meta(**{PROTOCOL_VERSION: "2030-01-01"})}
+        probe = {"_meta": {**meta(), PROTOCOL_VERSION: "2030-01-01"}}
         error = await conn.error("server/discover", probe)
         assert error["code"] == -32022
         assert (await conn.result("initialize", INIT_PARAMS))["protocolVersion"] == "2025-11-25"
