@@ -18,8 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +34,8 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 from mcp.shared.context import RequestContext
+
+from .test_http_interop import run_server
 
 pytestmark = [
     pytest.mark.anyio,
@@ -184,41 +184,11 @@ def stdio_command(app: str, *extra: str) -> list[str]:
             "warning", *extra]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def http_server(app: str, log: Path) -> Iterator[str]:
     """`taskapp run examples/<app>.py:app --transport http` until the block ends: its URL."""
-    port = free_port()
-    command = stdio_command(app, "--transport", "http", "--port", str(port))
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited early: {log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no server on {port}: {log.read_text()}") from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with run_server(f"examples/{app}.py:app", log) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
