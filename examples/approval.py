@@ -20,6 +20,7 @@ class Approval(BaseModel):
     note: str = Field(default="", description="Anything to add")
 
 
+# --8<-- [start:ask_name]
 @app.task_tool(mode="optional")
 async def ask_name(ctx: TaskContext, prompt: str = "What is your name?") -> str:
     """Ask the user for their name and greet them."""
@@ -27,6 +28,9 @@ async def ask_name(ctx: TaskContext, prompt: str = "What is your name?") -> str:
     if answer.action == "accept" and answer.data is not None:
         return f"Hello, {answer.data.name}!"
     return f"No name given (action={answer.action})"
+
+
+# --8<-- [end:ask_name]
 
 
 @app.task_tool(mode="required")
