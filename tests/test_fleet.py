@@ -29,18 +29,9 @@ from taskapp._fleet import INTERRUPTED_MESSAGE
 from taskapp.stores.redis import RedisStore
 from taskapp.testing import make_record
 
+from .official_client import TERMINAL, Elicitor, related_task_id, text_of
 from .redis_support import delete_keys, opened, require_redis, unique_prefix
-from .test_http_interop import (
-    CANCELLED_TEXT,
-    TERMINAL,
-    Elicitor,
-    Inbox,
-    bearer,
-    connect,
-    free_port,
-    related_task_id,
-    text_of,
-)
+from .test_http_interop import CANCELLED_TEXT, Inbox, bearer, connect, free_port
 
 pytestmark = [
     pytest.mark.anyio,

@@ -29,6 +29,16 @@ from mcp.client.streamable_http import streamablehttp_client
 from mcp.shared.context import RequestContext
 from mcp.shared.session import RequestResponder
 
+from .official_client import (
+    RELATED,
+    TERMINAL,
+    TIMEOUT,
+    Elicitor,
+    related_task_id,
+    text_of,
+    wait_status,
+)
+
 pytestmark = [
     pytest.mark.anyio,
     # The SDK marks its task API and `streamablehttp_client` deprecated; taskapp speaks
@@ -37,10 +47,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parent.parent
-RELATED = "io.modelcontextprotocol/related-task"
 CANCELLED_TEXT = "The task was cancelled by the requestor."
-TIMEOUT = 10
-TERMINAL = ("completed", "failed", "cancelled")
 POST_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 INIT_PARAMS: dict[str, Any] = {
     "protocolVersion": "2025-11-25",
@@ -195,28 +202,6 @@ async def connect(
         yield session
 
 
-def text_of(result: types.CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert isinstance(block, types.TextContent)
-    return block.text
-
-
-def related_task_id(result: types.Result) -> Any:
-    assert result.meta is not None
-    return result.meta[RELATED]["taskId"]
-
-
-async def wait_status(session: ClientSession, task_id: str, status: str) -> types.GetTaskResult:
-    with anyio.fail_after(TIMEOUT):
-        while True:
-            task = await session.experimental.get_task(task_id)
-            if task.status == status:
-                return task
-            assert task.status not in TERMINAL, task
-            await anyio.sleep(0.02)
-
-
 async def add(session: ClientSession, a: int, b: int = 1, *, delay: float = 0.05) -> str:
     """slow_add as a task, to the end: the text of its result."""
     tasks = session.experimental
@@ -335,21 +320,6 @@ async def test_a_task_expires_over_http(fixture_server: Server) -> None:
 
 
 # -- questions through the tasks/result stream ------------------------------------------------
-
-
-class Elicitor:
-    """An `elicitation_callback` that gives one fixed answer and records what it was asked."""
-
-    def __init__(self, answer: types.ElicitResult) -> None:
-        self.answer = answer
-        self.calls: list[types.ElicitRequestParams] = []
-
-    async def __call__(
-        self, context: RequestContext[ClientSession, Any], params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
-        self.calls.append(params)
-        await anyio.lowlevel.checkpoint()
-        return self.answer
 
 
 @pytest.mark.parametrize(

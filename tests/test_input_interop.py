@@ -20,6 +20,8 @@ from mcp.client.session import ElicitationFnT, SamplingFnT
 from mcp.client.stdio import stdio_client
 from mcp.shared.context import RequestContext
 
+from .official_client import RELATED, TIMEOUT, Elicitor, text_of, wait_status
+
 pytestmark = [
     pytest.mark.anyio,
     # The SDK marks its task API deprecated (tasks left the core spec after 2025-11-25);
@@ -28,10 +30,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parent.parent
-RELATED = "io.modelcontextprotocol/related-task"
 CANCELLED_TEXT = "The task was cancelled by the requestor."
-TIMEOUT = 10
-TERMINAL = ("completed", "failed", "cancelled")
 
 
 def server(target: str) -> StdioServerParameters:
@@ -62,43 +61,10 @@ async def connect(
         yield session
 
 
-class Elicitor:
-    """An `elicitation_callback` that gives one fixed answer and records what it was asked."""
-
-    def __init__(self, answer: types.ElicitResult) -> None:
-        self.answer = answer
-        self.calls: list[types.ElicitRequestParams] = []
-
-    async def __call__(
-        self, context: RequestContext[ClientSession, Any], params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
-        self.calls.append(params)
-        await anyio.lowlevel.checkpoint()
-        return self.answer
-
-
 def related_of(params: types.RequestParams) -> Any:
     """The related-task entry of a request's `_meta` (S-16, S-31)."""
     assert params.meta is not None
     return params.meta.model_dump()[RELATED]
-
-
-def text_of(result: types.CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert isinstance(block, types.TextContent)
-    return block.text
-
-
-async def wait_status(session: ClientSession, task_id: str, status: str) -> types.GetTaskResult:
-    """Poll tasks/get until the task reaches `status` (or fail if it ends otherwise)."""
-    with anyio.fail_after(TIMEOUT):
-        while True:
-            task = await session.experimental.get_task(task_id)
-            if task.status == status:
-                return task
-            assert task.status not in TERMINAL, task
-            await anyio.sleep(0.02)
 
 
 async def deploy(session: ClientSession) -> tuple[str, types.CallToolResult]:

@@ -33,8 +33,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
-from mcp.shared.context import RequestContext
 
+from .official_client import Elicitor, wait_status
 from .test_http_interop import run_server
 
 pytestmark = [
@@ -51,7 +51,6 @@ MODERN = "2026-07-28"
 TASKS = "io.modelcontextprotocol/tasks"
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 TIMEOUT = 20
-TERMINAL = ("completed", "failed", "cancelled")
 Event = dict[str, Any]
 
 
@@ -426,28 +425,7 @@ async def test_task_notifications_through_listen(
 # -- d. one server, two eras at once ----------------------------------------------------------
 
 
-class Elicitor:
-    """mcp 1.30's elicitation callback: a fixed answer; the questions it was asked."""
-
-    def __init__(self, content: dict[str, Any]) -> None:
-        self.content = content
-        self.messages: list[str] = []
-
-    async def __call__(
-        self, context: RequestContext[ClientSession, Any], params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
-        self.messages.append(params.message)
-        await anyio.lowlevel.checkpoint()
-        return types.ElicitResult(action="accept", content=self.content)
-
-
-async def wait_status(session: ClientSession, task_id: str, status: str) -> types.GetTaskResult:
-    while True:
-        task = await session.experimental.get_task(task_id)
-        if task.status == status:
-            return task
-        assert task.status not in TERMINAL, task
-        await anyio.sleep(0.05)
+LEGACY_ANSWER = types.ElicitResult(action="accept", content={"approve": True, "note": "from 2025"})
 
 
 def result_text(result: types.CallToolResult) -> str:
@@ -475,7 +453,7 @@ async def legacy_life_beside(session: ClientSession, run: Run, elicitor: Elicito
     await run.send_line()
     result = await session.experimental.get_task_result(task_id, types.CallToolResult)
     assert result_text(result) == "Deployed legacy 2025. Note: from 2025"
-    assert elicitor.messages == ["Deploy legacy 2025 to production?"]
+    assert [c.message for c in elicitor.calls] == ["Deploy legacy 2025 to production?"]
     assert (await session.experimental.get_task(task_id)).status == "completed"
     return task_id
 
@@ -492,7 +470,9 @@ async def test_two_eras_at_once_over_http(mcp2: str, http_approval: str, logs: P
     """One `taskapp run --transport http` process serves a 2025-11-25 session (mcp 1.30,
     initialize + Mcp-Session-Id) and sessionless 2026-07-28 requests (mcp 2.3) at the same
     time, each with a task that waits for input and completes."""
-    elicitor = Elicitor({"approve": True, "note": "from 2025"})
+    elicitor = Elicitor(
+        types.ElicitResult(action="accept", content={"approve": True, "note": "from 2025"})
+    )
     with anyio.fail_after(TIMEOUT):
         async with started(mcp2, "tasks_client", *MODERN_LIFE, "--url", http_approval,
                            logs=logs) as run:  # fmt: skip
@@ -523,7 +503,9 @@ async def test_two_eras_at_once_over_stdio_on_one_store(
     """
     store = f"sqlite:///{tmp_path / 'tasks.db'}"
     command = stdio_command("approval", "--store", store)
-    elicitor = Elicitor({"approve": True, "note": "from 2025"})
+    elicitor = Elicitor(
+        types.ElicitResult(action="accept", content={"approve": True, "note": "from 2025"})
+    )
     legacy = StdioServerParameters(command=command[0], args=command[1:], cwd=REPO)
     with anyio.fail_after(TIMEOUT):
         async with (
@@ -559,4 +541,6 @@ async def test_two_eras_at_once_over_stdio_on_one_store(
     assert one(crossed, "final")["task"]["status"] == "cancelled"
     assert stopped.status == "cancelled"
     assert stopped_result.isError is True
-    assert elicitor.messages == ["Deploy legacy 2025 to production?"]  # never "stuck"
+    assert [c.message for c in elicitor.calls] == [
+        "Deploy legacy 2025 to production?"
+    ]  # never "stuck"

@@ -10,7 +10,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -22,6 +21,8 @@ from mcp.shared.session import RequestResponder
 from taskapp.client import Client
 from taskapp.client import Task as TaskappTask
 
+from .official_client import RELATED, TERMINAL, TIMEOUT, related_task_id, text_of
+
 pytestmark = [
     pytest.mark.anyio,
     # The SDK marks its task API deprecated (tasks left the core spec after 2025-11-25);
@@ -32,11 +33,8 @@ pytestmark = [
 REPO = Path(__file__).resolve().parent.parent
 SERVER_ARGS = ["-m", "taskapp", "run", "tests/fixture_app.py:app", "--log-level", "warning"]
 SERVER = StdioServerParameters(command=sys.executable, args=SERVER_ARGS, cwd=REPO)
-RELATED = "io.modelcontextprotocol/related-task"
 CANCELLED_TEXT = "The task was cancelled by the requestor."
-TIMEOUT = 10
 
-TERMINAL = ("completed", "failed", "cancelled")
 
 Event = types.TaskStatusNotificationParams | types.ProgressNotificationParams
 ServerMessage = (
@@ -99,18 +97,6 @@ async def connect(
         with anyio.fail_after(TIMEOUT):
             init = await session.initialize()
         yield session, session.experimental, init
-
-
-def text_of(result: types.CallToolResult) -> str:
-    assert len(result.content) == 1
-    block = result.content[0]
-    assert isinstance(block, types.TextContent)
-    return block.text
-
-
-def related_task_id(result: types.Result) -> Any:
-    assert result.meta is not None
-    return result.meta[RELATED]["taskId"]
 
 
 # -- 1. initialize and tools/list ------------------------------------------------
