@@ -11,14 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-import structlog
 
 from taskapp import cli
 from taskapp._cli_call import parse_arguments
@@ -27,7 +26,7 @@ from taskapp._cli_prompt import TerminalAsker, parse_answer
 from taskapp._cli_view import Feedback
 from taskapp.wire.models import Task
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_logging")]
 
 REPO = Path(__file__).resolve().parent.parent
 TASKAPP = [sys.executable, "-m", "taskapp"]
@@ -58,18 +57,6 @@ def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     code = cli.main(["call", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The command configures structlog for its process (on the stderr it sees, here a
-    capture that closes): give the next test the configuration it had."""
-    configured, saved = structlog.is_configured(), structlog.get_config()
-    yield
-    if configured:
-        structlog.configure(**saved)
-    else:
-        structlog.reset_defaults()
 
 
 @pytest.fixture(autouse=True)

@@ -7,17 +7,15 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-import structlog
 
 from examples.hello import app as hello
 from taskapp import TaskApp, cli
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_logging")]
 
 REPO = Path(__file__).resolve().parent.parent
 TASKAPP = [sys.executable, "-m", "taskapp"]
@@ -39,18 +37,6 @@ def inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     code = cli.main(["inspect", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The command configures structlog for its process (on the stderr it sees, here a
-    capture that closes): give the next test the configuration it had."""
-    configured, saved = structlog.is_configured(), structlog.get_config()
-    yield
-    if configured:
-        structlog.configure(**saved)
-    else:
-        structlog.reset_defaults()
 
 
 @pytest.fixture(autouse=True)

@@ -13,20 +13,18 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-import structlog
 
 from taskapp import cli
 from taskapp.engine import CANCELLED_MESSAGE
 from taskapp.records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus, ToolOutcome
 from taskapp.stores import MemoryStore, TaskStore
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_logging")]
 
 REPO = Path(__file__).resolve().parent.parent
 TASKAPP = [sys.executable, "-m", "taskapp"]
@@ -109,18 +107,6 @@ def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
     monkeypatch.setattr("taskapp._cli_tasks.open_store", open_store)
     monkeypatch.delenv("TASKAPP_STORE", raising=False)
     return prepared
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The command configures structlog for its process (on the stderr it sees, here a
-    capture that closes): give the next test the configuration it had."""
-    configured, saved = structlog.is_configured(), structlog.get_config()
-    yield
-    if configured:
-        structlog.configure(**saved)
-    else:
-        structlog.reset_defaults()
 
 
 def tasks(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
