@@ -25,6 +25,7 @@ from taskapp.testing import NOW, TaskStoreContract, make_record
 from . import redis_support
 from .raw import raw_connection
 from .redis_support import delete_keys, opened, require_redis, unique_prefix
+from .shared_stores import exactly_one_adopter_wins
 
 pytestmark = pytest.mark.anyio
 
@@ -288,23 +289,7 @@ async def test_across_stores_exactly_one_adopter_wins(redis_url: str) -> None:
     prefix = unique_prefix()
     try:
         async with opened(redis_url, prefix) as a, opened(redis_url, prefix) as b:
-            records = [make_record(runner="dead", lease_until=NOW - 1) for _ in range(20)]
-            for record in records:
-                await a.create(record)
-            adopted: list[TaskRecord | None] = []
-
-            async def adopt(store: RedisStore, runner: str, task_id: str) -> None:
-                adopted.append(await store.adopt(task_id, runner, until=NOW + 30, now=NOW))
-
-            with anyio.fail_after(10):
-                async with anyio.create_task_group() as tg:
-                    for record in records:
-                        tg.start_soon(adopt, a, "a", record.task_id)
-                        tg.start_soon(adopt, b, "b", record.task_id)
-            won = [r for r in adopted if r is not None]
-            assert sorted(r.task_id for r in won) == sorted(r.task_id for r in records)
-            for record in won:
-                assert await b.get(record.task_id, now=NOW) == record
+            await exactly_one_adopter_wins(a, b)
     finally:
         await delete_keys(redis_url, prefix)
 

@@ -22,6 +22,8 @@ from taskapp.stores import sqlite as sqlite_module
 from taskapp.stores.sqlite import SchemaVersionError, SQLiteStore
 from taskapp.testing import NOW, make_record
 
+from .shared_stores import exactly_one_adopter_wins
+
 pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,23 +190,7 @@ async def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path) -> 
 async def test_across_connections_exactly_one_writer_ends_a_task(tmp_path: Path) -> None:
     path = tmp_path / "t.db"
     async with opened(path) as a, opened(path) as b:
-        records = [make_record(runner="dead", lease_until=NOW - 1) for _ in range(20)]
-        for record in records:
-            await a.create(record)
-        adopted: list[TaskRecord | None] = []
-
-        async def adopt(store: SQLiteStore, runner: str, task_id: str) -> None:
-            adopted.append(await store.adopt(task_id, runner, until=NOW + 30, now=NOW))
-
-        with anyio.fail_after(10):
-            async with anyio.create_task_group() as tg:
-                for record in records:
-                    tg.start_soon(adopt, a, "a", record.task_id)
-                    tg.start_soon(adopt, b, "b", record.task_id)
-        won = [r for r in adopted if r is not None]
-        assert sorted(r.task_id for r in won) == sorted(r.task_id for r in records)
-        for record in won:
-            assert await b.get(record.task_id, now=NOW) == record
+        await exactly_one_adopter_wins(a, b)
 
 
 async def test_a_wait_wakes_for_a_write_through_another_connection(tmp_path: Path) -> None:
