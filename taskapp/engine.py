@@ -227,10 +227,7 @@ class TaskEngine:
     def get_now(self, task_id: str, owner: str | None) -> TaskRecord:
         """`get`, without waiting; only when `immediate`."""
         assert isinstance(self.store, MemoryStore)
-        record = self.store.get_now(task_id, now=time.time())
-        if record is None or record.owner != owner:
-            raise TaskNotFoundError(task_id)
-        return record
+        return _owned(self.store.get_now(task_id, now=time.time()), task_id, owner)
 
     def _new_record(
         self,
@@ -434,10 +431,7 @@ class TaskEngine:
 
     async def get(self, task_id: str, owner: str | None) -> TaskRecord:
         """The caller's task; another owner's task is "not found", exactly like a missing one."""
-        record = await self.store.get(task_id, now=time.time())
-        if record is None or record.owner != owner:
-            raise TaskNotFoundError(task_id)
-        return record
+        return _owned(await self.store.get(task_id, now=time.time()), task_id, owner)
 
     async def wait_terminal(self, task_id: str, owner: str | None) -> TaskRecord:
         """Block until the task ends (S-28); TaskNotFoundError if it expires meanwhile."""
@@ -546,6 +540,12 @@ class TaskEngine:
 
     async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
         return await self.store.answer_input(task_id, key, answer)
+
+
+def _owned(record: TaskRecord | None, task_id: str, owner: str | None) -> TaskRecord:
+    if record is None or record.owner != owner:
+        raise TaskNotFoundError(task_id)
+    return record
 
 
 def _immediate(store: TaskStore) -> bool:

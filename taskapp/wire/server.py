@@ -209,6 +209,12 @@ class ServerSession:
                 tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
                 client_capabilities=self.client_capabilities,
             )  # fmt: skip
+        return self._created(record, start, token)
+
+    def _created(
+        self, record: TaskRecord, start: Callable[[], None], token: str | int | None
+    ) -> Reply:
+        """The CreateTaskResult; the task starts once it is sent (nothing may overtake it)."""
         if token is not None:
             self._progress_tokens[record.task_id] = token
         return Reply({"task": w.task_json(record)}, after_send=start)
@@ -225,21 +231,18 @@ class ServerSession:
             return self.tasks.get_now(request)
         if method == "tasks/result":
             return self.tasks.result_now(request)
-        if method != "tools/call":
-            return None
+        if method != "tools/call" or request.params.get("task") is None:
+            return None  # an inline call may wait: the ordinary path
         params = w.parse(w.CallToolParams, request.params)
         tool = self.app.tools.get(params.name)
         if params.task is None or tool is None or tool.mode == "forbidden":
-            return None
+            return None  # the ordinary path explains what is wrong
         with limited():
             record, start = self.engine.create_now(
                 tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
                 client_capabilities=self.client_capabilities,
             )  # fmt: skip
-        token = params.meta.progress_token if params.meta else None
-        if token is not None:
-            self._progress_tokens[record.task_id] = token
-        return Reply({"task": w.task_json(record)}, after_send=start)
+        return self._created(record, start, params.meta.progress_token if params.meta else None)
 
     async def _call_inline(
         self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
