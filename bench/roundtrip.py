@@ -69,6 +69,14 @@ def whatif_targets() -> list[Target]:
     ]
 
 
+def baseline_target(checkout: Path) -> Target:
+    """taskapp as another checkout has it (`git worktree add DIR REV`), run with the same
+    server script and options as taskapp: two versions side by side in one run."""
+    app = f"{SERVERS / 'taskapp_noop.py'}:app"
+    command = (str(TASKAPP_BIN), "run", app, "--log-level", "warning")
+    return Target("taskapp@base", "stdio", command, env=(("PYTHONPATH", str(checkout)),))
+
+
 def targets(fastmcp_python: Path | None) -> list[Target]:
     """Every server and transport this machine can run."""
     py = sys.executable
@@ -139,8 +147,8 @@ def targets(fastmcp_python: Path | None) -> list[Target]:
 
 def _env(target: Target) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(target.env)
     env["PYTHONPATH"] = str(REPO)
+    env.update(target.env)
     return env
 
 

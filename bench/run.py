@@ -140,6 +140,8 @@ def ensure_fastmcp(skip: bool) -> tuple[Path | None, dict[str, Any]]:
 
 
 def _modes(target: rt.Target) -> tuple[int, ...]:
+    if target.server == "taskapp@base":
+        return (1, 32, 256)
     if target.server in ("taskapp-loginfo", "stub+status") or target.server.startswith("whatif"):
         return (1, 32)
     return MCP_MODES
@@ -235,6 +237,13 @@ def main() -> None:
         action="store_true",
         help="also taskapp patched as servers/taskapp_whatif.py says (stdio, official client)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also taskapp from this checkout (git worktree add DIR REV), stdio, official "
+        "client, in the same turns as taskapp: a change measured against its parent",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--write", action="store_true", help="write results even with --only")
     args = parser.parse_args()
@@ -266,12 +275,19 @@ def main() -> None:
             if t.label in ("taskapp/stdio", "stub/stdio", "stub+status/stdio")
             and t.server not in names
         ]
+    if args.baseline is not None:
+        if not (args.baseline / "taskapp" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no taskapp package there")
+        if only is None or "taskapp" in only or "taskapp/stdio" in only:
+            targets.append(rt.baseline_target(args.baseline.resolve()))
     lean_labels = ("stub/stdio", "sdk/stdio", "taskapp/stdio", "taskapp/http")
     lean = [
         t
         for t in all_targets
         if t.label in lean_labels and (only is None or "lean" in only or t.server in only)
     ]
+    if args.baseline is not None and (only is None or "lean" in only):
+        lean.append(rt.baseline_target(args.baseline.resolve()))
     if targets or lean:
         say(f"round trips: {len(targets)} servers (official client), {len(lean)} (lean client)")
         results["roundtrips"] = anyio.run(roundtrips, targets, lean, args)
