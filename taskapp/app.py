@@ -192,9 +192,12 @@ class TaskApp:
         """Serve one client on stdin/stdout until stdin closes; then stop running tasks."""
         ensure_stderr_logging()
         channel = FdChannel(0, 1)
-        async with self.running(store) as engine:
-            _settle_gc()
-            await self.serve_channel(channel, engine)
+        try:
+            async with self.running(store) as engine:
+                _settle_gc()
+                await self.serve_channel(channel, engine)
+        finally:
+            await channel.aclose()
 
     def http_app(self, *, path: str = "/mcp", allowed_origins: Sequence[str] = ()) -> Starlette:
         """An ASGI app serving Streamable HTTP at `path`, to run or mount.

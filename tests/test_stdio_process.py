@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pydantic_core
 import pytest
 from anyio.abc import Process
@@ -266,9 +267,11 @@ class _Pipe:
 
 
 @pytest.fixture
-def pipe() -> Iterator[_Pipe]:
+async def pipe() -> AsyncIterator[_Pipe]:
     p = _Pipe()
     yield p
+    await p.channel.aclose()
+    await anyio.lowlevel.checkpoint()  # the transport lets go of the pipe on the next turn
     p.close()
 
 
@@ -329,6 +332,61 @@ async def test_fd_channel_last_line_without_newline_and_blank_lines(pipe: _Pipe)
             await pipe.channel.receive()
         with pytest.raises(anyio.EndOfStream):
             await pipe.channel.receive()
+
+
+async def test_fd_channel_holds_back_a_client_that_sends_faster_than_it_reads(
+    pipe: _Pipe,
+) -> None:
+    """Reading pauses while whole lines wait unread: the rest stays in the pipe (and the
+    client's writes block), it is not piled up in memory; nothing is lost or reordered."""
+    line = b'{"n": %d, "pad": "' + b"p" * 200 + b'"}\n'
+    count = 20_000  # ~4.4 MB, far more than the pipe and the channel's buffer hold
+    pipe.channel._lines._max = 1 << 20
+
+    async def writer() -> None:
+        data = b"".join(line % i for i in range(count))
+        await anyio.to_thread.run_sync(pipe.write, data)
+        pipe.close_writer()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writer)
+            assert await pipe.channel.receive() == (line % 0).rstrip()
+            await anyio.sleep(0.3)  # the writer fills the pipe while we do not read
+            buffered = len(pipe.channel._lines)
+            assert buffered <= 2 * 256 * 1024, buffered
+            for i in range(1, count):
+                assert await pipe.channel.receive() == (line % i).rstrip()
+            with pytest.raises(anyio.EndOfStream):
+                await pipe.channel.receive()
+
+
+async def test_fd_channel_receive_cancelled_while_waiting_loses_nothing(pipe: _Pipe) -> None:
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.05):
+            await pipe.channel.receive()  # nothing comes: cancelled while waiting
+        pipe.write(b'{"a": 1}\n{"b"')
+        assert await pipe.channel.receive() == b'{"a": 1}'
+        with anyio.move_on_after(0.05):
+            await pipe.channel.receive()  # half a line: cancelled again
+        pipe.write(b": 2}\n")
+        assert await pipe.channel.receive() == b'{"b": 2}'
+
+
+async def test_fd_channel_close_stops_watching_the_pipe(pipe: _Pipe) -> None:
+    """After aclose the event loop no longer watches the fd (it could be reused)."""
+    import asyncio
+    import selectors
+
+    pipe.write(b'{"a": 1}\n')
+    with anyio.fail_after(5):
+        await pipe.channel.receive()
+    selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+    assert isinstance(selector, selectors.BaseSelector)
+    assert pipe.read_fd in selector.get_map()
+    await pipe.channel.aclose()
+    await anyio.lowlevel.checkpoint()  # the transport lets go of the pipe on the next turn
+    assert pipe.read_fd not in selector.get_map()
 
 
 async def test_fd_channel_send_writes_one_line(pipe: _Pipe) -> None:
