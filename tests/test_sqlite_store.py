@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import sys
@@ -20,7 +21,7 @@ from taskapp.records import TaskRecord, TaskStatus, ToolOutcome, record_to_json
 from taskapp.stores import open_store
 from taskapp.stores import sqlite as sqlite_module
 from taskapp.stores.sqlite import SchemaVersionError, SQLiteStore
-from taskapp.testing import NOW, make_record
+from taskapp.testing import NOW, listed, make_record
 
 from .shared_stores import exactly_one_adopter_wins
 
@@ -59,11 +60,11 @@ async def test_the_schema_version_is_recorded_and_a_reopen_does_not_migrate_agai
     record = make_record(ttl_ms=None)
     async with opened(path) as store:
         await store.create(record)
-    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS) == 1
+    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS) == 2
     # The first step creates tables without IF NOT EXISTS: running it again would fail.
     async with opened(path) as store:
         assert await store.get(record.task_id, now=NOW) == record
-    assert _pragma(path, "user_version") == 1
+    assert _pragma(path, "user_version") == 2
 
 
 async def test_a_new_migration_is_applied_once_to_an_existing_file(
@@ -78,7 +79,7 @@ async def test_a_new_migration_is_applied_once_to_an_existing_file(
     for _ in range(2):  # a second ALTER of the same column would fail
         async with opened(path) as store:
             assert await store.get(record.task_id, now=NOW) == record
-    assert _pragma(path, "user_version") == 2
+    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT note FROM tasks").fetchall() == [("migrated",)]
 
@@ -90,7 +91,50 @@ async def test_an_empty_version_0_file_is_migrated(tmp_path: Path) -> None:
     assert _pragma(path, "user_version") == 0
     async with opened(path) as store:
         await store.create(make_record())
+    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS)
+
+
+async def test_a_version_1_file_gets_the_listing_index_and_keeps_its_tool_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 2 marks stored tool errors, and a listing reads the index it adds alone."""
+    path = tmp_path / "t.db"
+    error = ToolOutcome(content=[{"type": "text", "text": "no such city"}], is_error=True)
+    fine = ToolOutcome(content=[{"type": "text", "text": "fine"}])
+    records = [make_record(owner="o", ttl_ms=None) for _ in range(3)]
+    with monkeypatch.context() as patch:  # a file as taskapp 0.1.0 left it
+        patch.setattr(sqlite_module, "MIGRATIONS", sqlite_module.MIGRATIONS[:1])
+        async with opened(path):
+            pass
     assert _pragma(path, "user_version") == 1
+    with sqlite3.connect(path) as conn:
+        for record, outcome in zip(records, (error, fine, None), strict=True):
+            if outcome is not None:
+                record = dataclasses.replace(
+                    record, status=TaskStatus.COMPLETED, outcome=outcome, version=1
+                )
+            conn.execute(
+                f"INSERT INTO tasks ({sqlite_module._COLUMNS}, expires_at)"
+                f" VALUES ({', '.join('?' * 16)})",
+                (*sqlite_module._row(record), None),
+            )
+    async with opened(path) as store:
+        page, _ = await store.list_tasks("o", cursor=None, limit=10, now=NOW)
+        got = [await store.get(r.task_id, now=NOW) for r in records]
+    assert _pragma(path, "user_version") == 2
+    assert [r.outcome for r in page] == [error, None, None]
+    assert page == [listed(r) for r in got if r is not None]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT tool_error FROM tasks ORDER BY seq").fetchall() == [
+            (1,), (0,), (0,)
+        ]  # fmt: skip
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT seq, task_id, status, created_at, updated_at, ttl_ms,"
+            " tool, poll_interval_ms, status_message, version, tool_error FROM tasks"
+            " WHERE owner IS 'o' AND seq > 0 AND (expires_at IS NULL OR expires_at > 0)"
+            " ORDER BY seq LIMIT 101"
+        ).fetchall()
+    assert "COVERING INDEX tasks_listing" in str(plan)
 
 
 async def test_a_file_from_a_newer_taskapp_is_refused(tmp_path: Path) -> None:
@@ -98,7 +142,7 @@ async def test_a_file_from_a_newer_taskapp_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 7")
     store = SQLiteStore(path)
-    with pytest.raises(SchemaVersionError, match=r"schema version 7.*up to 1: upgrade taskapp"):
+    with pytest.raises(SchemaVersionError, match=r"schema version 7.*up to 2: upgrade taskapp"):
         await store.open()
     assert _pragma(path, "user_version") == 7
     with pytest.raises(RuntimeError, match="not open"):
@@ -116,7 +160,7 @@ async def test_the_hot_queries_use_their_indexes(tmp_path: Path) -> None:
     async with opened(tmp_path / "t.db"):
         pass
     queries = {
-        "tasks_by_owner": "SELECT seq FROM tasks WHERE owner IS ? AND seq > ?"
+        "tasks_listing": "SELECT seq FROM tasks WHERE owner IS ? AND seq > ?"
         " AND (expires_at IS NULL OR expires_at > ?) ORDER BY seq LIMIT 10",
         "tasks_by_expiry": "SELECT seq FROM tasks WHERE expires_at <= ? LIMIT 500",
         "tasks_by_lease": "SELECT * FROM tasks WHERE status IN ('working', 'input_required')"
@@ -125,7 +169,7 @@ async def test_the_hot_queries_use_their_indexes(tmp_path: Path) -> None:
     }
     with sqlite3.connect(tmp_path / "t.db") as conn:
         for index, sql in queries.items():
-            params = (None, 0, 0) if index == "tasks_by_owner" else (0,) * sql.count("?")
+            params = (None, 0, 0) if index == "tasks_listing" else (0,) * sql.count("?")
             plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
             assert f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan, plan
 
@@ -138,7 +182,10 @@ async def test_sweep_works_in_batches(tmp_path: Path) -> None:
         await store.create(kept)
         assert await store.sweep(now=NOW + 2) == 35
         assert await store.sweep(now=NOW + 2) == 0
-        assert await store.list_tasks(None, cursor=None, limit=100, now=NOW) == ([kept], None)
+        assert await store.list_tasks(None, cursor=None, limit=100, now=NOW) == (
+            [listed(kept)],
+            None,
+        )
 
 
 # -- URLs -------------------------------------------------------------------------------
@@ -168,7 +215,7 @@ async def test_taskapp_store_names_a_sqlite_file(
     async with TaskApp("env").running() as engine:
         assert isinstance(engine.store, SQLiteStore)
         assert engine.store.path == f"{tmp_path}/env.db"
-    assert _pragma(tmp_path / "env.db", "user_version") == 1
+    assert _pragma(tmp_path / "env.db", "user_version") == len(sqlite_module.MIGRATIONS)
 
 
 # -- several connections on one file ---------------------------------------------------
@@ -182,7 +229,10 @@ async def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path) -> 
         assert await b.get(record.task_id, now=NOW) == record
         updated = await b.update(record.task_id, now=NOW + 1, status_message="from b")
         assert await a.get(record.task_id, now=NOW + 1) == updated
-        assert await a.list_tasks("alice", cursor=None, limit=10, now=NOW) == ([updated], None)
+        assert await a.list_tasks("alice", cursor=None, limit=10, now=NOW) == (
+            [listed(updated)],
+            None,
+        )
         with pytest.raises(ValueError, match="already taken"):
             await b.create(record)
 

@@ -64,6 +64,12 @@ class TaskStore(Protocol):
 
         Cursors are opaque and stay valid while tasks are added or removed.
         Raises InvalidCursorError for a cursor this store did not make.
+
+        A listing shows tasks; it is not a read of each. Its records may leave out what
+        only a read needs, so that a page costs the same whatever the tasks hold: the
+        arguments and client capabilities, the runner and lease, and the outcome unless
+        it is a tool error (`ToolOutcome.is_error`, which the task's status shows).
+        `get` returns the whole record. (`taskapp.testing.listed` is such a record.)
         """
 
     async def wait(self, task_id: str, *, after_version: int, now: float) -> TaskRecord | None:

@@ -18,6 +18,7 @@ from ..records import (
     Outcome,
     TaskRecord,
     TaskStatus,
+    ToolOutcome,
     apply_update,
     outcome_from_json,
     outcome_to_json,
@@ -66,6 +67,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             answer TEXT,
             UNIQUE (task_id, key)
         )""",
+    ),
+    (
+        # A listing reads this index alone (it covers the listed columns), never the rows
+        # with their arguments and results, which may be large. `tool_error` marks a
+        # result with isError, which a listing must show (2025-11-25 says `failed`).
+        "ALTER TABLE tasks ADD COLUMN tool_error INTEGER NOT NULL DEFAULT 0",
+        "UPDATE tasks SET tool_error = 1"
+        " WHERE json_extract(outcome, '$.kind') = 'tool' AND json_extract(outcome, '$.isError')",
+        "CREATE INDEX tasks_listing ON tasks (owner, seq, expires_at, task_id, status,"
+        " created_at, updated_at, ttl_ms, tool, poll_interval_ms, status_message, version,"
+        " tool_error)",
+        "DROP INDEX tasks_by_owner",
     ),
 )
 
@@ -202,6 +215,8 @@ class SQLiteStore:
     async def list_tasks(
         self, owner: str | None, *, cursor: str | None, limit: int, now: float
     ) -> tuple[list[TaskRecord], str | None]:
+        """A page of listed records: without arguments, client capabilities, runner and
+        lease, and without the outcome unless it is a tool error (see TaskStore)."""
         after = decode_cursor("s1", cursor)
         rows = await self._run(_page, owner, after, limit, now)
         page = [record for _, record in rows[:limit]]
@@ -440,6 +455,10 @@ def _row(record: TaskRecord) -> tuple[Any, ...]:
     )
 
 
+def _tool_error(outcome: Outcome | None) -> int:
+    return int(isinstance(outcome, ToolOutcome) and outcome.is_error)
+
+
 def _record(row: Sequence[Any]) -> TaskRecord:
     (task_id, status, created, updated, ttl_ms, tool, arguments, owner, poll, message,
      outcome, version, capabilities, runner, lease_until) = row  # fmt: skip
@@ -465,8 +484,9 @@ def _record(row: Sequence[Any]) -> TaskRecord:
 def _create(conn: sqlite3.Connection, record: TaskRecord) -> None:
     try:
         conn.execute(
-            f"INSERT INTO tasks ({_COLUMNS}, expires_at) VALUES ({', '.join('?' * 16)})",
-            (*_row(record), record.expires_at),
+            f"INSERT INTO tasks ({_COLUMNS}, expires_at, tool_error)"
+            f" VALUES ({', '.join('?' * 17)})",
+            (*_row(record), record.expires_at, _tool_error(record.outcome)),
         )
     except sqlite3.IntegrityError:
         raise ValueError(f"task id {record.task_id!r} is already taken") from None
@@ -488,8 +508,9 @@ def _update(
         values: list[Any] = [new.status.value, new.updated_at, new.version, new.status_message]
         outcome_sql = ""
         if change["outcome"] is not None:  # a result of several MB is written once
-            outcome_sql = ", outcome = ?"
+            outcome_sql = ", outcome = ?, tool_error = ?"
             values.append(json.dumps(outcome_to_json(change["outcome"])))
+            values.append(_tool_error(change["outcome"]))
         conn.execute(
             "UPDATE tasks SET status = ?, updated_at = ?, version = ?, status_message = ?"
             f"{outcome_sql} WHERE task_id = ?",
@@ -502,12 +523,35 @@ def _page(
     conn: sqlite3.Connection, owner: str | None, after: int, limit: int, now: float
 ) -> list[tuple[int, TaskRecord]]:
     # One row more than asked: a next cursor only when another task really follows.
+    # Everything but a tool error's outcome comes from the index tasks_listing.
     rows = conn.execute(
-        f"SELECT seq, {_COLUMNS} FROM tasks WHERE owner IS ? AND seq > ? AND {_UNEXPIRED}"
-        " ORDER BY seq LIMIT ?",
+        "SELECT seq, task_id, status, created_at, updated_at, ttl_ms, tool, poll_interval_ms,"
+        " status_message, version, CASE WHEN tool_error THEN outcome END"
+        f" FROM tasks WHERE owner IS ? AND seq > ? AND {_UNEXPIRED} ORDER BY seq LIMIT ?",
         (owner, after, now, limit + 1),
     ).fetchall()
-    return [(row[0], _record(row[1:])) for row in rows]
+    return [(row[0], _listed(row, owner)) for row in rows]
+
+
+_STATUS_OF: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
+
+
+def _listed(row: Sequence[Any], owner: str | None) -> TaskRecord:
+    (_, task_id, status, created, updated, ttl_ms, tool, poll, message, version,
+     outcome) = row  # fmt: skip
+    return TaskRecord(
+        task_id=task_id,
+        status=_STATUS_OF[status],
+        created_at=created,
+        updated_at=updated,
+        ttl_ms=ttl_ms,
+        tool=tool,
+        owner=owner,
+        poll_interval_ms=poll,
+        status_message=message,
+        outcome=None if outcome is None else outcome_from_json(json.loads(outcome)),
+        version=version,
+    )
 
 
 def _delete(conn: sqlite3.Connection, task_id: str) -> bool:
