@@ -90,6 +90,17 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 None if value is None else value >= 5,
             )
         )
+    for stub in ("stub/stdio", "stub+status/stdio"):
+        value = ratio(results, "mcp", stub, "sdk/stdio", "1")
+        if value is not None:
+            what = "the stub" if stub == "stub/stdio" else "the stub with the status notification"
+            rows.append(
+                (
+                    f"(the limit) {what} vs the SDK server, stdio, sequential",
+                    _fmt_ratio(value),
+                    None,
+                )
+            )
     for mode in ("1", "32"):
         value = ratio(results, "mcp", "taskapp/stdio", "stub/stdio", mode)
         rows.append(
@@ -116,6 +127,15 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 "p99 < 5 ms at 32 in flight, stdio (official client)",
                 f"{cell['p99_ms']:.2f} ms",
                 cell["p99_ms"] < 5,
+            )
+        )
+    stub = results.get("roundtrips", {}).get("mcp", {}).get("stub/stdio", {}).get("32")
+    if stub:
+        rows.append(
+            (
+                "(the limit) the do-nothing stub's own p99 at 32 in flight, same client",
+                f"{stub['p99_ms']:.2f} ms",
+                None,
             )
         )
     lean = results.get("roundtrips", {}).get("lean", {}).get("taskapp/stdio", {}).get("32")
