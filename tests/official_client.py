@@ -50,3 +50,18 @@ class Elicitor:
         self.calls.append(params)
         await anyio.lowlevel.checkpoint()
         return self.answer
+
+
+class Sampler:
+    """A `sampling_callback` that gives one fixed answer and records what it was asked."""
+
+    def __init__(self, answer: types.CreateMessageResult) -> None:
+        self.answer = answer
+        self.calls: list[types.CreateMessageRequestParams] = []
+
+    async def __call__(
+        self, context: RequestContext[ClientSession, Any], params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        self.calls.append(params)
+        await anyio.lowlevel.checkpoint()
+        return self.answer

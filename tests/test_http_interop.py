@@ -26,7 +26,6 @@ import pytest
 from mcp import ClientSession, McpError, types
 from mcp.client.session import ElicitationFnT, SamplingFnT
 from mcp.client.streamable_http import streamablehttp_client
-from mcp.shared.context import RequestContext
 from mcp.shared.session import RequestResponder
 
 from .official_client import (
@@ -34,6 +33,7 @@ from .official_client import (
     TERMINAL,
     TIMEOUT,
     Elicitor,
+    Sampler,
     related_task_id,
     text_of,
     wait_status,
@@ -361,18 +361,13 @@ async def test_elicitation_through_tasks_result(
 
 async def test_sampling_through_tasks_result(tmp_path: Path) -> None:
     """`summarize` samples the client's model through the tasks/result stream (S-16)."""
-    calls: list[types.CreateMessageRequestParams] = []
-
-    async def sample(
-        context: RequestContext[ClientSession, Any], params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        calls.append(params)
-        await anyio.lowlevel.checkpoint()
-        return types.CreateMessageResult(
+    sample = Sampler(
+        types.CreateMessageResult(
             role="assistant",
             content=types.TextContent(type="text", text="cats sleep a lot"),
             model="test-model",
         )
+    )
 
     with run_server("examples/summarizer.py:app", tmp_path / "summarizer.log") as server:
         async with connect(server.url, sampling=sample) as session:
@@ -386,7 +381,7 @@ async def test_sampling_through_tasks_result(tmp_path: Path) -> None:
                 result = await tasks.get_task_result(task_id, types.CallToolResult)
     assert text_of(result) == "summary: cats sleep a lot"
     assert related_task_id(result) == task_id
-    [asked] = calls
+    [asked] = sample.calls
     assert asked.meta is not None
     assert asked.meta.model_dump()[RELATED] == {"taskId": task_id}
 

@@ -18,9 +18,8 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.session import ElicitationFnT, SamplingFnT
 from mcp.client.stdio import stdio_client
-from mcp.shared.context import RequestContext
 
-from .official_client import RELATED, TIMEOUT, Elicitor, text_of, wait_status
+from .official_client import RELATED, TIMEOUT, Elicitor, Sampler, text_of, wait_status
 
 pytestmark = [
     pytest.mark.anyio,
@@ -179,19 +178,14 @@ async def test_cancel_while_waiting_for_input_drops_the_question() -> None:
 
 async def test_sampling_inside_a_task() -> None:
     """`summarize` samples the client's model through tasks/result (S-16)."""
-    calls: list[types.CreateMessageRequestParams] = []
-
-    async def sample(
-        context: RequestContext[ClientSession, Any], params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        calls.append(params)
-        await anyio.lowlevel.checkpoint()
-        return types.CreateMessageResult(
+    sample = Sampler(
+        types.CreateMessageResult(
             role="assistant",
             content=types.TextContent(type="text", text="cats sleep a lot"),
             model="test-model",
             stopReason="endTurn",
         )
+    )
 
     async with connect(SUMMARIZER, sampling=sample) as session:
         with anyio.fail_after(TIMEOUT):
@@ -205,8 +199,8 @@ async def test_sampling_inside_a_task() -> None:
     assert result.isError is False
     assert text_of(result) == "summary: cats sleep a lot"
     assert final.status == "completed"
-    assert len(calls) == 1
-    asked = calls[0]
+    assert len(sample.calls) == 1
+    asked = sample.calls[0]
     assert asked.maxTokens == 60
     assert [m.model_dump(exclude_none=True) for m in asked.messages] == [
         {
