@@ -174,14 +174,7 @@ async def ctx_costs(n: int) -> dict[str, Any]:
             out[f"engine_{kind}_us"] = round(best / n * 1e6, 3)
     # A real session on a channel whose client drops everything: notifications included.
     async with app.running(MemoryStore()) as engine, anyio.create_task_group() as tg:
-        channel = SinkChannel()
-        tg.start_soon(app.serve_channel, channel, engine)
-        await channel.call(
-            1,
-            "initialize",
-            {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "b"}},
-        )
-        channel.push({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        channel = await _session(app, engine, tg)
         next_id = 2
         for kind in kinds:
             best = math.inf
