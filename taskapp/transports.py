@@ -7,6 +7,7 @@ import math
 import os
 import stat
 import sys
+from collections.abc import Callable
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
@@ -98,6 +99,9 @@ class _LoopReader(asyncio.Protocol):
     40 us, paid on every request a client sends). What arrives goes straight into the
     channel's line buffer; reading pauses while whole lines wait there and the buffer
     is over `_CHUNK`, so a client that sends faster than we answer is held back by the pipe.
+
+    With a `sink` (FdChannel.deliver), what arrives is handed over at once instead: no
+    whole line waits in the buffer, and no task is woken.
     """
 
     def __init__(self, lines: _Lines) -> None:
@@ -106,6 +110,7 @@ class _LoopReader(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self.ended = False
+        self.sink: Callable[[], None] | None = None
 
     @classmethod
     async def open(cls, fd: int, lines: _Lines) -> _LoopReader:
@@ -120,10 +125,13 @@ class _LoopReader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._lines.feed(data)
+        if self.sink is not None:
+            self.sink()
+            return
         if len(self._lines) > _CHUNK and self._transport is not None:
             self._transport.pause_reading()
             self._paused = True
-        self._wake()
+        self.wake()
 
     def eof_received(self) -> bool:
         self._end()
@@ -134,14 +142,15 @@ class _LoopReader(asyncio.Protocol):
 
     def _end(self) -> None:
         self.ended = True
-        self._wake()
+        self.wake()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
     async def wait(self) -> None:
-        """Until more input (or its end) has arrived; called when no whole line is buffered."""
+        """Until more input (or its end) has arrived; called when no whole line is buffered.
+        With a sink, until the input ends or `wake` is called."""
         if self._paused and self._transport is not None:
             self._paused = False
             self._transport.resume_reading()
@@ -207,6 +216,64 @@ class FdChannel:
                 self._eof = True
                 self._lines.end()
         return line
+
+    async def deliver(
+        self,
+        on_message: Callable[[bytes], None],
+        on_oversized: Callable[[MessageTooLargeError], None],
+    ) -> None:
+        """Hand each message over as it arrives, until the input ends (jsonrpc.Delivering).
+
+        On asyncio with a pipe, from the event loop's read callback: a message is handled
+        in the loop turn that read it. Otherwise, a loop over `receive`. An exception from
+        a callback stops the delivery and is raised here; what was not handed over stays
+        for `receive`.
+        """
+        if not (self._r_async and _asyncio_running()):
+            while True:
+                try:
+                    line = await self.receive()
+                except anyio.EndOfStream:
+                    return
+                except MessageTooLargeError as exc:
+                    on_oversized(exc)
+                    continue
+                on_message(line)
+        if self._reader is None:
+            self._reader = await _LoopReader.open(self._rfd, self._lines)
+        reader = self._reader
+        failed: list[Exception] = []
+
+        def drain() -> None:
+            try:
+                while True:
+                    try:
+                        line = self._lines.pop()
+                    except MessageTooLargeError as exc:
+                        on_oversized(exc)
+                        continue
+                    if line is None:
+                        return
+                    on_message(line)
+            except Exception as exc:  # raised in deliver, as a loop over receive would
+                failed.append(exc)
+                reader.sink = None
+                reader.wake()
+
+        reader.sink = drain
+        try:
+            drain()  # what arrived before
+            while not reader.ended and not failed:
+                await reader.wait()
+        finally:
+            reader.sink = None
+        if failed:
+            raise failed[0]
+        self._eof = True
+        self._lines.end()  # a last message without a newline still counts
+        drain()
+        if failed:
+            raise failed[0]
 
     async def _read(self) -> bytes:
         if not self._r_async:

@@ -389,6 +389,108 @@ async def test_fd_channel_close_stops_watching_the_pipe(pipe: _Pipe) -> None:
     assert pipe.read_fd not in selector.get_map()
 
 
+class _Delivered:
+    """What FdChannel.deliver hands over, and from where (a task, or the loop's callback)."""
+
+    def __init__(self, fail_on: bytes | None = None) -> None:
+        self.items: list[bytes | str] = []
+        self.from_task: list[bool] = []
+        self.fail_on = fail_on
+        self.arrived = anyio.Event()
+
+    def message(self, data: bytes) -> None:
+        import asyncio
+
+        if data == self.fail_on:
+            raise RuntimeError("handler bug")
+        self.items.append(data)
+        self.from_task.append(asyncio.current_task() is not None)
+        self.arrived.set()
+
+    def oversized(self, exc: MessageTooLargeError) -> None:
+        self.items.append(f"too large: {exc}")
+
+    async def until(self, count: int) -> None:
+        while len(self.items) < count:
+            self.arrived = anyio.Event()
+            await self.arrived.wait()
+
+
+async def test_fd_channel_deliver_hands_over_in_order_from_the_read_callback(
+    pipe: _Pipe,
+) -> None:
+    """What was buffered first, then every line as it arrives, an oversized one reported in
+    its place, a last line without a newline at the end; then `receive` says it has ended.
+    Lines that arrive while delivering are handed over by the event loop's read callback,
+    not by a task woken for them: the turn of the loop that read a request answers it."""
+    delivered = _Delivered()
+    pipe.write(b'{"a": 1}\n{"b": 2}\n{"c"')
+    with anyio.fail_after(5):
+        assert await pipe.channel.receive() == b'{"a": 1}'  # the rest stays buffered
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pipe.channel.deliver, delivered.message, delivered.oversized)
+            await delivered.until(1)
+            pipe.write(b": 3}\n" + b"x" * 5000 + b'\n{"d": 4}\n')
+            await delivered.until(4)
+            pipe.write(b'{"e": 5}')
+            pipe.close_writer()
+        with pytest.raises(anyio.EndOfStream):
+            await pipe.channel.receive()
+    assert delivered.items == [
+        b'{"b": 2}',
+        b'{"c": 3}',
+        "too large: message longer than 1000 bytes",
+        b'{"d": 4}',
+        b'{"e": 5}',
+    ]
+    assert delivered.from_task == [True, False, False, True]  # buffered, read, read, end
+
+
+async def test_fd_channel_deliver_stops_on_a_failing_handler_and_keeps_the_rest(
+    pipe: _Pipe,
+) -> None:
+    """A handler that raises ends the delivery with its error (as a loop over `receive`
+    would); the lines after it are not lost."""
+    delivered = _Delivered(fail_on=b'{"bad": 2}')
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+
+            async def write_soon() -> None:
+                await anyio.sleep(0.05)
+                pipe.write(b'{"ok": 1}\n{"bad": 2}\n{"after": 3}\n')
+
+            tg.start_soon(write_soon)
+            with pytest.raises(RuntimeError, match="handler bug"):
+                await pipe.channel.deliver(delivered.message, delivered.oversized)
+        assert delivered.items == [b'{"ok": 1}']
+        assert await pipe.channel.receive() == b'{"after": 3}'
+
+
+async def test_fd_channel_deliver_cancelled_leaves_later_lines_to_receive(pipe: _Pipe) -> None:
+    delivered = _Delivered()
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.05):
+            await pipe.channel.deliver(delivered.message, delivered.oversized)
+        pipe.write(b'{"a": 1}\n')
+        assert await pipe.channel.receive() == b'{"a": 1}'
+    assert delivered.items == []
+
+
+async def test_fd_channel_deliver_from_a_file_reads_it_all(tmp_path: Path) -> None:
+    """Not a pipe (stdin redirected from a file): delivery loops over `receive` instead."""
+    source = tmp_path / "requests.jsonl"
+    source.write_bytes(b'{"a": 1}\n\n{"b": 2}')
+    delivered = _Delivered()
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        channel = FdChannel(fd, fd, max_message_bytes=1000)
+        with anyio.fail_after(5):
+            await channel.deliver(delivered.message, delivered.oversized)
+    finally:
+        os.close(fd)
+    assert delivered.items == [b'{"a": 1}', b'{"b": 2}']
+
+
 async def test_fd_channel_send_writes_one_line(pipe: _Pipe) -> None:
     with anyio.fail_after(5):
         await pipe.channel.send(b'{"jsonrpc": "2.0"}')

@@ -12,7 +12,7 @@ import math
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 import pydantic_core
@@ -79,6 +79,24 @@ class Channel(Protocol):
     async def flush(self) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Delivering(Protocol):
+    """A channel that can hand over messages itself, as they arrive (stdio on asyncio).
+
+    `deliver` calls `on_message` for each whole message, or `on_oversized` for one over
+    the size limit, until the input ends. The callbacks run synchronously, possibly from
+    the event loop's read callback, so they must not block. A `Peer` uses it instead of a
+    loop over `receive` when it can: a request is then answered in the event-loop turn
+    that read it, without waking a task first.
+    """
+
+    async def deliver(
+        self,
+        on_message: Callable[[bytes], None],
+        on_oversized: Callable[[MessageTooLargeError], None],
+    ) -> None: ...
 
 
 RequestId = str | int
@@ -266,15 +284,21 @@ class Peer:
     # -- receiving -------------------------------------------------------------
 
     async def _read_forever(self, tg: TaskGroup) -> None:
+        if isinstance(self._channel, Delivering):
+            await self._channel.deliver(lambda data: self._dispatch(data, tg), self._oversized)
+            return
         while True:
             try:
                 data = await self._channel.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
                 return
             except MessageTooLargeError as exc:
-                self._fail(None, JsonRpcError(INVALID_REQUEST, f"Invalid request: {exc}"))
+                self._oversized(exc)
                 continue
             self._dispatch(data, tg)
+
+    def _oversized(self, exc: MessageTooLargeError) -> None:
+        self._fail(None, JsonRpcError(INVALID_REQUEST, f"Invalid request: {exc}"))
 
     def _dispatch(self, data: bytes, tg: TaskGroup) -> None:
         try:
