@@ -26,6 +26,7 @@ from .records import (
     KEEP,
     ErrorOutcome,
     InvalidTransitionError,
+    NewTask,
     Outcome,
     TaskRecord,
     TaskStatus,
@@ -214,15 +215,32 @@ class TaskEngine:
         ttl_ms: int | None,
         observer: TaskObserver | None = None,
         client_capabilities: dict[str, Any] | None = None,
-    ) -> tuple[TaskRecord, Callable[[], None]]:
-        """`create`, without waiting; only when `immediate`."""
-        assert isinstance(self.store, MemoryStore)
+    ) -> tuple[NewTask, Callable[[], None]]:
+        """`create`, without waiting; only when `immediate`.
+
+        The task is admitted and given its id here; the function returned builds its
+        record, stores it and starts it. The caller answers the client in between, awaiting
+        nothing, so no other request can find the task missing, and the answer goes out
+        before the bookkeeping: the critical path of a client's round trip (bench/RESULTS.md).
+        """
+        store = self.store
+        assert isinstance(store, MemoryStore)
         assert not self.queued
-        record = self._new_record(tool.name, arguments, owner, ttl_ms, client_capabilities)
         self._admit(owner)
-        self.store.create_now(record)
-        run = self._tool_runner(tool)
-        return record, self._created(record, run, observer, tool.on_interrupt)
+        task_id = new_task_id()
+        while task_id in store:  # 192 random bits: never, but never answer twice
+            task_id = new_task_id()
+        now = time.time()
+        new = NewTask(task_id, now, self.effective_ttl(ttl_ms), self.config.poll_interval_ms)
+
+        def store_and_start() -> None:
+            record = self._new_record(
+                tool.name, arguments, owner, ttl_ms, client_capabilities, task_id=task_id, now=now
+            )
+            store.create_now(record)
+            self._created(record, self._tool_runner(tool), observer, tool.on_interrupt)()
+
+        return new, store_and_start
 
     def get_now(self, task_id: str, owner: str | None) -> TaskRecord:
         """`get`, without waiting; only when `immediate`."""
@@ -236,10 +254,14 @@ class TaskEngine:
         owner: str | None,
         ttl_ms: int | None,
         client_capabilities: dict[str, Any] | None,
+        *,
+        task_id: str | None = None,
+        now: float | None = None,
     ) -> TaskRecord:
-        now = time.time()
+        if now is None:
+            now = time.time()
         return TaskRecord(
-            task_id=new_task_id(),
+            task_id=new_task_id() if task_id is None else task_id,
             status=TaskStatus.WORKING,
             created_at=now,
             updated_at=now,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class TaskStatus(StrEnum):
@@ -147,6 +147,23 @@ class TaskRecord:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+
+class NewTask(NamedTuple):
+    """A task being created, before its record is built and stored: what the answer to its
+    creation shows (`TaskEngine.create_now`). Read like a TaskRecord by the wires."""
+
+    task_id: str
+    created_at: float
+    ttl_ms: int | None
+    poll_interval_ms: int | None
+    status: TaskStatus = TaskStatus.WORKING
+    status_message: str | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def updated_at(self) -> float:
+        return self.created_at
 
 
 class InvalidTransitionError(Exception):

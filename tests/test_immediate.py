@@ -15,6 +15,7 @@ import pytest
 
 from taskapp import MemoryStore
 from taskapp.engine import TaskEngine
+from taskapp.wire import mcp2025
 
 from .protocol_app import build
 from .raw import RawConnection
@@ -120,3 +121,45 @@ async def test_the_task_limit_holds_on_the_immediate_path() -> None:
         error = await conn.error("tools/call", {"name": "gate", "arguments": {}, "task": {}})
         assert error["code"] == -32000
         harness.release.set()
+
+
+async def test_a_task_id_already_stored_is_never_handed_out_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """192 random bits do not repeat, but if they did the answer must not name a task that
+    is already there: create_now draws again before it answers."""
+    import taskapp.engine
+
+    harness = build()
+    async with session(harness) as conn:
+        created = await conn.result(
+            "tools/call", {"name": "required", "arguments": {"x": 1}, "task": {}}
+        )
+        taken = created["task"]["taskId"]
+        draws = iter([taken, taken, "a-fresh-id"])
+        monkeypatch.setattr(taskapp.engine, "new_task_id", lambda: next(draws))
+        again = await conn.result(
+            "tools/call", {"name": "required", "arguments": {"x": 2}, "task": {}}
+        )
+        assert again["task"]["taskId"] == "a-fresh-id"
+        old = await conn.result("tasks/result", {"taskId": taken})
+        new = await conn.result("tasks/result", {"taskId": "a-fresh-id"})
+        assert old["content"] != new["content"]
+
+
+async def test_create_now_stores_the_task_when_it_is_started_not_later() -> None:
+    """The caller answers between create_now and the function it returns; once that
+    function has run, the task is stored as the answer showed it, before anything is
+    awaited (the next request on the same read is handled right after)."""
+    harness = build()
+    store = MemoryStore()
+    async with harness.app.running(store) as engine:
+        new, store_and_start = engine.create_now(
+            harness.app.tools["required"], {"x": 3}, owner=None, ttl_ms=5000
+        )
+        assert new.task_id not in store
+        store_and_start()
+        record = engine.get_now(new.task_id, None)
+        assert mcp2025.task_json(record) == mcp2025.task_json(new)
+        assert (record.arguments, record.ttl_ms) == ({"x": 3}, 5000)
+        assert (await engine.wait_terminal(new.task_id, None)).status.value == "completed"

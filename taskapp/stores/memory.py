@@ -80,6 +80,10 @@ class MemoryStore:
         if record.expires_at is not None:
             heapq.heappush(self._expiry, (record.expires_at, record.task_id))
 
+    def __contains__(self, task_id: object) -> bool:
+        """Whether a task with this id is stored, expired or not (its id is taken)."""
+        return task_id in self._records
+
     def get_now(self, task_id: str, *, now: float) -> TaskRecord | None:
         record = self._records.get(task_id)
         if record is None or record.is_expired(now):

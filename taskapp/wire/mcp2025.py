@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from ..records import ErrorOutcome, TaskRecord, TaskStatus, ToolOutcome
+from ..records import ErrorOutcome, NewTask, TaskRecord, TaskStatus, ToolOutcome
 from ..tools import ToolDef
 from .jsonrpc import INVALID_PARAMS, JsonRpcError
 
@@ -97,7 +97,7 @@ def timestamp(seconds: float) -> str:
     )
 
 
-def wire_status(record: TaskRecord) -> str:
+def wire_status(record: TaskRecord | NewTask) -> str:
     """2025-11-25 shows a tool error as `failed` (S-14); internally it is a completed call."""
     outcome = record.outcome
     if (
@@ -109,7 +109,7 @@ def wire_status(record: TaskRecord) -> str:
     return record.status.value
 
 
-def task_json(record: TaskRecord) -> dict[str, Any]:
+def task_json(record: TaskRecord | NewTask) -> dict[str, Any]:
     task: dict[str, Any] = {
         "taskId": record.task_id,
         "status": wire_status(record),

@@ -12,7 +12,7 @@ import structlog
 from .. import _input, _invoke, _replay
 from ..context import LogLevel, TaskContext
 from ..engine import TaskEngine, TaskLimitError
-from ..records import ErrorOutcome, TaskRecord, ToolOutcome
+from ..records import ErrorOutcome, NewTask, TaskRecord, ToolOutcome
 from ..tools import ToolDef
 from . import mcp2025 as w
 from . import mcp2026
@@ -212,7 +212,7 @@ class ServerSession:
         return self._created(record, start, token)
 
     def _created(
-        self, record: TaskRecord, start: Callable[[], None], token: str | int | None
+        self, record: TaskRecord | NewTask, start: Callable[[], None], token: str | int | None
     ) -> Reply:
         """The CreateTaskResult; the task starts once it is sent (nothing may overtake it)."""
         if token is not None:
@@ -237,12 +237,14 @@ class ServerSession:
         tool = self.app.tools.get(params.name)
         if params.task is None or tool is None or tool.mode == "forbidden":
             return None  # the ordinary path explains what is wrong
-        with limited():
-            record, start = self.engine.create_now(
+        try:  # as limited(), which costs a generator on the round trip's critical path
+            new, start = self.engine.create_now(
                 tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
                 client_capabilities=self.client_capabilities,
             )  # fmt: skip
-        return self._created(record, start, params.meta.progress_token if params.meta else None)
+        except TaskLimitError as exc:
+            raise JsonRpcError(SERVER_ERROR, str(exc)) from None
+        return self._created(new, start, params.meta.progress_token if params.meta else None)
 
     async def _call_inline(
         self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
