@@ -16,6 +16,7 @@ import pytest
 from taskapp import MemoryStore
 from taskapp.engine import TaskEngine
 from taskapp.wire import mcp2025
+from taskapp.wire.jsonrpc import JsonRpcError
 
 from .protocol_app import build
 from .raw import RawConnection
@@ -163,3 +164,30 @@ async def test_create_now_stores_the_task_when_it_is_started_not_later() -> None
         assert mcp2025.task_json(record) == mcp2025.task_json(new)
         assert (record.arguments, record.ttl_ms) == ({"x": 3}, 5000)
         assert (await engine.wait_terminal(new.task_id, None)).status.value == "completed"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"taskId": "abc"},
+        {"taskId": "abc", "task_id": "other", "_meta": {"x": 1}},
+        {"task_id": "by-name"},
+        {"taskId": ""},
+        {"taskId": 7},
+        {"taskId": None},
+        {"taskId": True},
+        {"taskId": ["abc"]},
+        {},
+    ],
+)
+async def test_task_id_of_reads_params_as_the_model_does(params: dict[str, Any]) -> None:
+    """The quick read of a taskId (every poll) agrees with TaskIdParams, errors included."""
+    try:
+        expected: Any = mcp2025.parse(mcp2025.TaskIdParams, params).task_id
+    except JsonRpcError as exc:
+        expected = (exc.code, exc.message)
+    try:
+        got: Any = mcp2025.task_id_of(params)
+    except JsonRpcError as exc:
+        got = (exc.code, exc.message)
+    assert got == expected

@@ -87,6 +87,16 @@ def parse(model: type[ModelT], params: dict[str, Any]) -> ModelT:
         raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {problems}") from None
 
 
+def task_id_of(params: dict[str, Any]) -> str:
+    """The `taskId` of tasks/get, tasks/result or tasks/cancel params, as TaskIdParams
+    reads it. A string, which is what clients send, is taken as it is (this runs on every
+    poll); anything else goes through the model, which words the error."""
+    task_id = params.get("taskId")
+    if type(task_id) is str:
+        return task_id
+    return parse(TaskIdParams, params).task_id
+
+
 @lru_cache(maxsize=8192)  # a task's createdAt is shown again and again
 def timestamp(seconds: float) -> str:
     """RFC 3339 in UTC with milliseconds, e.g. 2026-11-21T10:00:00.123Z (S-20)."""

@@ -185,7 +185,7 @@ class ModernMethods:
     # -- the tasks extension ---------------------------------------------------------
 
     async def _record(self, request: Request) -> TaskRecord:
-        task_id = mcp2025.parse(mcp2025.TaskIdParams, request.params).task_id
+        task_id = mcp2025.task_id_of(request.params)
         try:
             return await self.engine.get(task_id, self.session.owner)
         except TaskNotFoundError:

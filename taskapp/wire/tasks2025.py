@@ -56,7 +56,7 @@ class TaskMethods:
 
     async def _record(self, request: Request) -> TaskRecord:
         # S-32: the taskId param is the source of truth; related-task _meta is ignored.
-        task_id = w.parse(w.TaskIdParams, request.params).task_id
+        task_id = w.task_id_of(request.params)
         try:
             return await self.engine.get(task_id, self.owner)
         except TaskNotFoundError:
@@ -68,7 +68,7 @@ class TaskMethods:
     # -- without waiting, when the engine is `immediate` (see Peer._answered_now) ------
 
     def _record_now(self, request: Request) -> TaskRecord:
-        task_id = w.parse(w.TaskIdParams, request.params).task_id
+        task_id = w.task_id_of(request.params)
         try:
             return self.engine.get_now(task_id, self.owner)
         except TaskNotFoundError:
