@@ -233,7 +233,7 @@ class FdChannel:
             while True:
                 try:
                     line = await self.receive()
-                except anyio.EndOfStream:
+                except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
                     return
                 except MessageTooLargeError as exc:
                     on_oversized(exc)
