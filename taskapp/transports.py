@@ -13,7 +13,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .wire.jsonrpc import MessageTooLargeError, RequestId
+from .wire.jsonrpc import MessageTooLargeError, RequestId, receive_each
 
 DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
 _CHUNK = 256 * 1024
@@ -230,15 +230,8 @@ class FdChannel:
         for `receive`.
         """
         if not (self._r_async and _asyncio_running()):
-            while True:
-                try:
-                    line = await self.receive()
-                except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    return
-                except MessageTooLargeError as exc:
-                    on_oversized(exc)
-                    continue
-                on_message(line)
+            await receive_each(self, on_message, on_oversized)
+            return
         if self._reader is None:
             self._reader = await _LoopReader.open(self._rfd, self._lines)
         reader = self._reader
@@ -246,14 +239,7 @@ class FdChannel:
 
         def drain() -> None:
             try:
-                while True:
-                    try:
-                        line = self._lines.pop()
-                    except MessageTooLargeError as exc:
-                        on_oversized(exc)
-                        continue
-                    if line is None:
-                        return
+                while (line := self._pop(on_oversized)) is not None:
                     on_message(line)
             except Exception as exc:  # raised in deliver, as a loop over receive would
                 failed.append(exc)
@@ -267,13 +253,20 @@ class FdChannel:
                 await reader.wait()
         finally:
             reader.sink = None
+        if not failed:
+            self._eof = True
+            self._lines.end()  # a last message without a newline still counts
+            drain()
         if failed:
             raise failed[0]
-        self._eof = True
-        self._lines.end()  # a last message without a newline still counts
-        drain()
-        if failed:
-            raise failed[0]
+
+    def _pop(self, on_oversized: Callable[[MessageTooLargeError], None]) -> bytes | None:
+        """The next whole line buffered, reporting any oversized one on the way."""
+        while True:
+            try:
+                return self._lines.pop()
+            except MessageTooLargeError as exc:
+                on_oversized(exc)
 
     async def _read(self) -> bytes:
         if not self._r_async:

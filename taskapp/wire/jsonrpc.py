@@ -99,6 +99,23 @@ class Delivering(Protocol):
     ) -> None: ...
 
 
+async def receive_each(
+    channel: Channel,
+    on_message: Callable[[bytes], None],
+    on_oversized: Callable[[MessageTooLargeError], None],
+) -> None:
+    """`Delivering.deliver` for any channel: a loop over `receive` until the input ends."""
+    while True:
+        try:
+            data = await channel.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return
+        except MessageTooLargeError as exc:
+            on_oversized(exc)
+            continue
+        on_message(data)
+
+
 RequestId = str | int
 # The request whose handler is running: messages sent from it (or from tasks it
 # starts) are related to it.
@@ -284,18 +301,13 @@ class Peer:
     # -- receiving -------------------------------------------------------------
 
     async def _read_forever(self, tg: TaskGroup) -> None:
-        if isinstance(self._channel, Delivering):
-            await self._channel.deliver(lambda data: self._dispatch(data, tg), self._oversized)
-            return
-        while True:
-            try:
-                data = await self._channel.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
-            except MessageTooLargeError as exc:
-                self._oversized(exc)
-                continue
+        def on_message(data: bytes) -> None:
             self._dispatch(data, tg)
+
+        if isinstance(self._channel, Delivering):
+            await self._channel.deliver(on_message, self._oversized)
+        else:
+            await receive_each(self._channel, on_message, self._oversized)
 
     def _oversized(self, exc: MessageTooLargeError) -> None:
         self._fail(None, JsonRpcError(INVALID_REQUEST, f"Invalid request: {exc}"))
