@@ -70,6 +70,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-level", choices=LEVELS, default="info", help="default: info")
     parser.add_argument(
+        "--loop",
+        choices=["auto", "asyncio", "uvloop"],
+        default="auto",
+        help="the event loop; auto: uvloop if installed (pip install 'taskapp[uvloop]'), "
+        "else asyncio (default: auto)",
+    )
+    parser.add_argument(
         "--log-json", action="store_true", help="log JSON lines instead of key=value"
     )
 
@@ -118,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             path=args.path,
             allowed_origins=args.allow_origin,
             executor=args.executor,
+            loop=args.loop,
         )
     except KeyboardInterrupt:
         return EXIT_OK
@@ -135,7 +143,7 @@ def work(args: argparse.Namespace) -> int:
         print("taskapp: --concurrency must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:
-        app.work(store=args.store, concurrency=args.concurrency, grace_s=args.grace)
+        app.work(store=args.store, concurrency=args.concurrency, grace_s=args.grace, loop=args.loop)
     except (ValueError, TypeError) as exc:
         print(f"taskapp: {exc}", file=sys.stderr)
         return EXIT_USAGE

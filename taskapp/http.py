@@ -16,7 +16,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -380,6 +380,7 @@ class HttpTransport:
 def serve_http(
     app: TaskApp, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp",
     allowed_origins: Sequence[str] = (), log_level: str = "info",
+    loop: Literal["asyncio", "uvloop"] = "asyncio",
 ) -> None:  # fmt: skip
     """Serve over HTTP with uvicorn until SIGINT/SIGTERM; then end sessions and tasks."""
     import uvicorn
@@ -387,7 +388,7 @@ def serve_http(
     transport = HttpTransport(app, path=path, allowed_origins=allowed_origins)
     config = uvicorn.Config(
         transport.asgi(), host=host, port=port, lifespan="on", log_config=None,
-        access_log=False, log_level=log_level, timeout_graceful_shutdown=3,
+        access_log=False, log_level=log_level, timeout_graceful_shutdown=3, loop=loop,
     )  # fmt: skip
 
     class Server(uvicorn.Server):

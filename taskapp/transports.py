@@ -8,6 +8,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable
+from typing import cast
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
@@ -120,8 +121,8 @@ class _LoopReader(asyncio.Protocol):
         return reader
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.ReadTransport)
-        self._transport = transport
+        # A read pipe's transport: asyncio's is a ReadTransport; uvloop's only behaves as one.
+        self._transport = cast("asyncio.ReadTransport", transport)
 
     def data_received(self, data: bytes) -> None:
         self._lines.feed(data)
