@@ -13,6 +13,7 @@ END = "<!-- bench/run.py: end -->"
 ORDER = [
     "taskapp",
     "taskapp-loginfo",
+    "taskapp-asyncio",
     "whatif-nostatus",
     "whatif-coalesce",
     "whatif-logcache",
@@ -25,6 +26,7 @@ ORDER = [
 NAMES = {
     "taskapp": "taskapp",
     "taskapp-loginfo": "taskapp --log-level info",
+    "taskapp-asyncio": "taskapp --loop asyncio",
     "whatif-nostatus": "taskapp what-if: no terminal status notification",
     "whatif-coalesce": "taskapp what-if: coalesced writes",
     "whatif-logcache": "taskapp what-if: cached loggers",
@@ -606,6 +608,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     colours = {
         "taskapp": "#1f77b4",
         "taskapp-loginfo": "#aec7e8",
+        "taskapp-asyncio": "#17becf",
         "sdk": "#d62728",
         "fastmcp": "#9467bd",
         "stub+status": "#98df8a",

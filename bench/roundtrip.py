@@ -33,7 +33,7 @@ TASKAPP_BIN = Path(sys.executable).with_name("taskapp")
 class Target:
     """One server as a process: how to start it, and how to reach it."""
 
-    server: str  # "taskapp", "sdk", "stub", "fastmcp", "taskapp-loginfo"
+    server: str  # "taskapp", "sdk", "stub", "fastmcp", "taskapp-loginfo", "taskapp-asyncio"
     transport: str  # "stdio" | "http"
     command: tuple[str, ...]
     url: str | None = None  # http only
@@ -92,6 +92,11 @@ def targets(fastmcp_python: Path | None) -> list[Target]:
             "taskapp-loginfo",
             "stdio",
             (str(TASKAPP_BIN), "run", taskapp_app, "--log-level", "info"),
+        ),
+        Target(
+            "taskapp-asyncio",
+            "stdio",
+            (str(TASKAPP_BIN), "run", taskapp_app, "--log-level", "warning", "--loop", "asyncio"),
         ),
     ]
     if fastmcp_python is not None:

@@ -92,6 +92,7 @@ def machine() -> dict[str, Any]:
                 "starlette",
                 "uvicorn",
                 "httpx",
+                "uvloop",
             ]
         ),
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
@@ -142,7 +143,9 @@ def ensure_fastmcp(skip: bool) -> tuple[Path | None, dict[str, Any]]:
 def _modes(target: rt.Target) -> tuple[int, ...]:
     if target.server == "taskapp@base":
         return (1, 32, 256)
-    if target.server in ("taskapp-loginfo", "stub+status") or target.server.startswith("whatif"):
+    if target.server in ("taskapp-loginfo", "taskapp-asyncio", "stub+status") or (
+        target.server.startswith("whatif")
+    ):
         return (1, 32)
     return MCP_MODES
 
@@ -226,6 +229,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="comma list of servers (stub, stub+status, sdk, taskapp, taskapp-loginfo, "
+        "taskapp-asyncio, "
         "fastmcp, or a label like taskapp/http) and steps (lean, inproc, profile)",
     )
     parser.add_argument(
