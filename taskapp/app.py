@@ -323,7 +323,7 @@ def backend_options(loop: EventLoop) -> dict[str, Any]:
 
 
 def _loop_name() -> str:
-    """ "uvloop" or "asyncio"; "trio" on anyio's other backend."""
+    """The running event loop's name: uvloop or asyncio (trio on anyio's other backend)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -36,6 +36,15 @@ def need_uvloop() -> None:
     pytest.skip("uvloop is not installed: pip install -e '.[test]'")
 
 
+@pytest.fixture
+def no_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if uvloop were not installed."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
+    )
+
+
 def test_asyncio_is_plain_asyncio() -> None:
     assert backend_options("asyncio") == {}
 
@@ -46,13 +55,7 @@ def test_uvloop_and_auto_choose_uvloop_when_installed() -> None:
     assert backend_options("auto") == {"use_uvloop": True}
 
 
-def test_without_uvloop_auto_falls_back_and_uvloop_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
-    )
+def test_without_uvloop_auto_falls_back_and_uvloop_is_refused(no_uvloop: None) -> None:
     assert backend_options("auto") == {}
     with pytest.raises(ValueError, match=r"pip install 'taskapp\[uvloop\]'"):
         backend_options("uvloop")
@@ -64,13 +67,9 @@ def test_an_unknown_loop_is_refused() -> None:
 
 
 def test_cli_refuses_uvloop_when_missing(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], restore_logging: None
+    no_uvloop: None, capsys: pytest.CaptureFixture[str], restore_logging: None
 ) -> None:
     """Refused before anything is served: exit 2 and a message that says what to install."""
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a)
-    )
     code = cli.main(["run", str(REPO / "examples" / "hello.py") + ":app", "--loop", "uvloop"])
     assert code == 2
     assert "pip install 'taskapp[uvloop]'" in capsys.readouterr().err
