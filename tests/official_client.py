@@ -3,11 +3,14 @@ client (stdio, HTTP, questions)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import anyio
 from mcp import ClientSession, types
 from mcp.shared.context import RequestContext
+
+ParamsT = TypeVar("ParamsT")
+AnswerT = TypeVar("AnswerT")
 
 RELATED = "io.modelcontextprotocol/related-task"
 TERMINAL = ("completed", "failed", "cancelled")
@@ -37,31 +40,20 @@ async def wait_status(session: ClientSession, task_id: str, status: str) -> type
             await anyio.sleep(0.02)
 
 
-class Elicitor:
-    """An `elicitation_callback` that gives one fixed answer and records what it was asked."""
+class Canned(Generic[ParamsT, AnswerT]):
+    """A client callback that gives one fixed answer and records what it was asked."""
 
-    def __init__(self, answer: types.ElicitResult) -> None:
+    def __init__(self, answer: AnswerT) -> None:
         self.answer = answer
-        self.calls: list[types.ElicitRequestParams] = []
+        self.calls: list[ParamsT] = []
 
     async def __call__(
-        self, context: RequestContext[ClientSession, Any], params: types.ElicitRequestParams
-    ) -> types.ElicitResult:
+        self, context: RequestContext[ClientSession, Any], params: ParamsT
+    ) -> AnswerT:
         self.calls.append(params)
         await anyio.lowlevel.checkpoint()
         return self.answer
 
 
-class Sampler:
-    """A `sampling_callback` that gives one fixed answer and records what it was asked."""
-
-    def __init__(self, answer: types.CreateMessageResult) -> None:
-        self.answer = answer
-        self.calls: list[types.CreateMessageRequestParams] = []
-
-    async def __call__(
-        self, context: RequestContext[ClientSession, Any], params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult:
-        self.calls.append(params)
-        await anyio.lowlevel.checkpoint()
-        return self.answer
+Elicitor = Canned[types.ElicitRequestParams, types.ElicitResult]  # elicitation_callback
+Sampler = Canned[types.CreateMessageRequestParams, types.CreateMessageResult]  # sampling_callback

@@ -63,34 +63,30 @@ INPUT_REQUEST: TypeAdapter[types.InputRequest] = TypeAdapter(types.InputRequest)
 # -- wire models (SEP-2663) ---------------------------------------------------------------
 
 
-class CreateTaskResult(types.Result):
+class _Task(types.Result):
+    """The fields of a task, flat, as both shapes below carry them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    task_id: str
+    status: str
+    status_message: str | None = None
+    created_at: str
+    last_updated_at: str
+    ttl_ms: int | None
+    poll_interval_ms: int | None = None
+
+
+class CreateTaskResult(_Task):
     """`resultType: "task"`: the task itself, flat."""
 
-    model_config = ConfigDict(extra="allow")
-
     result_type: Literal["task"]
-    task_id: str
-    status: str
-    status_message: str | None = None
-    created_at: str
-    last_updated_at: str
-    ttl_ms: int | None
-    poll_interval_ms: int | None = None
 
 
-class DetailedTask(types.Result):
+class DetailedTask(_Task):
     """What `tasks/get` answers: the task, plus inputRequests / result / error by status."""
 
-    model_config = ConfigDict(extra="allow")
-
     result_type: str | None = None
-    task_id: str
-    status: str
-    status_message: str | None = None
-    created_at: str
-    last_updated_at: str
-    ttl_ms: int | None
-    poll_interval_ms: int | None = None
     input_requests: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
