@@ -31,6 +31,7 @@ from .records import (
     TaskRecord,
     TaskStatus,
     ToolOutcome,
+    assemble,
 )
 from .stores.base import TaskNotFoundError, TaskStore
 from .stores.memory import MemoryStore
@@ -260,20 +261,23 @@ class TaskEngine:
     ) -> TaskRecord:
         if now is None:
             now = time.time()
-        return TaskRecord(
-            task_id=new_task_id() if task_id is None else task_id,
-            status=TaskStatus.WORKING,
-            created_at=now,
-            updated_at=now,
-            ttl_ms=self.effective_ttl(ttl_ms),
-            tool=name,
-            arguments=dict(arguments or {}),
-            owner=owner,
-            poll_interval_ms=self.config.poll_interval_ms,
-            client_capabilities=client_capabilities,
+        return assemble(
+            new_task_id() if task_id is None else task_id,
+            TaskStatus.WORKING,
+            now,  # created_at
+            now,  # updated_at
+            self.effective_ttl(ttl_ms),
+            name,
+            dict(arguments or {}),
+            owner,
+            self.config.poll_interval_ms,
+            None,  # status message
+            None,  # outcome
+            0,  # version
+            client_capabilities,
             # Queued tasks have no runner yet; a worker must adopt them before the deadline.
-            runner=None if self.queued else self.runner_id,
-            lease_until=self._first_lease(now, ttl_ms),
+            None if self.queued else self.runner_id,
+            self._first_lease(now, ttl_ms),
         )
 
     def _created(

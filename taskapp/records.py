@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 
 class TaskStatus(StrEnum):
@@ -149,6 +149,43 @@ class TaskRecord:
         return self.status in TERMINAL
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__: 2.5 us for
+# the 15 fields of a TaskRecord, most of the time a SQLite or Redis page spends building
+# its 100 records. _Draft has the same slots, unfrozen, and is built 3x quicker; a draft
+# then takes TaskRecord's class, which CPython allows between classes with the same slots.
+_Draft: Any = dataclasses.make_dataclass(
+    "_Draft", [f.name for f in dataclasses.fields(TaskRecord)], slots=True
+)
+
+
+def assemble(
+    task_id: str,
+    status: TaskStatus,
+    created_at: float,
+    updated_at: float,
+    ttl_ms: int | None,
+    tool: str,
+    arguments: dict[str, Any],
+    owner: str | None,
+    poll_interval_ms: int | None,
+    status_message: str | None,
+    outcome: Outcome | None,
+    version: int,
+    client_capabilities: dict[str, Any] | None,
+    runner: str | None,
+    lease_until: float | None,
+) -> TaskRecord:
+    """`TaskRecord(...)` with every field given, in order: the same frozen record, built
+    for the paths that make many (store pages, every change of a task)."""
+    draft = _Draft(
+        task_id, status, created_at, updated_at, ttl_ms, tool, arguments, owner,
+        poll_interval_ms, status_message, outcome, version, client_capabilities, runner,
+        lease_until,
+    )  # fmt: skip
+    draft.__class__ = TaskRecord
+    return cast("TaskRecord", draft)
+
+
 class NewTask(NamedTuple):
     """A task being created, before its record is built and stored: what the answer to its
     creation shows (`TaskEngine.create_now`). Read like a TaskRecord by the wires."""
@@ -191,16 +228,23 @@ def apply_update(
     new_status = record.status if status is None else status
     if not can_transition(record.status, new_status):
         raise InvalidTransitionError(record, new_status)
-    changes: dict[str, Any] = {
-        "status": new_status,
-        "updated_at": now,
-        "version": record.version + 1,
-    }
-    if status_message is not KEEP:
-        changes["status_message"] = status_message
-    if outcome is not None:
-        changes["outcome"] = outcome
-    return dataclasses.replace(record, **changes)
+    return assemble(
+        record.task_id,
+        new_status,
+        record.created_at,
+        now,  # updated_at
+        record.ttl_ms,
+        record.tool,
+        record.arguments,
+        record.owner,
+        record.poll_interval_ms,
+        record.status_message if status_message is KEEP else status_message,
+        record.outcome if outcome is None else outcome,
+        record.version + 1,
+        record.client_capabilities,
+        record.runner,
+        record.lease_until,
+    )
 
 
 def record_to_json(record: TaskRecord) -> dict[str, Any]:
@@ -225,20 +269,20 @@ def record_to_json(record: TaskRecord) -> dict[str, Any]:
 
 def record_from_json(data: dict[str, Any]) -> TaskRecord:
     outcome = data.get("outcome")
-    return TaskRecord(
-        task_id=data["taskId"],
-        status=TaskStatus(data["status"]),
-        created_at=float(data["createdAt"]),
-        updated_at=float(data["updatedAt"]),
-        ttl_ms=data.get("ttlMs"),
-        tool=data["tool"],
-        arguments=data.get("arguments") or {},
-        owner=data.get("owner"),
-        poll_interval_ms=data.get("pollIntervalMs"),
-        status_message=data.get("statusMessage"),
-        outcome=None if outcome is None else outcome_from_json(outcome),
-        version=int(data.get("version", 0)),
-        client_capabilities=data.get("clientCapabilities"),
-        runner=data.get("runner"),
-        lease_until=data.get("leaseUntil"),
+    return assemble(
+        data["taskId"],
+        TaskStatus(data["status"]),
+        float(data["createdAt"]),
+        float(data["updatedAt"]),
+        data.get("ttlMs"),
+        data["tool"],
+        data.get("arguments") or {},
+        data.get("owner"),
+        data.get("pollIntervalMs"),
+        data.get("statusMessage"),
+        None if outcome is None else outcome_from_json(outcome),
+        int(data.get("version", 0)),
+        data.get("clientCapabilities"),
+        data.get("runner"),
+        data.get("leaseUntil"),
     )

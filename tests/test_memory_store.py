@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import inspect
 import itertools
 import json
 import time
@@ -20,6 +21,7 @@ from taskapp.records import (
     TaskStatus,
     ToolOutcome,
     apply_update,
+    assemble,
     can_transition,
     is_terminal,
     outcome_from_json,
@@ -104,6 +106,31 @@ def test_apply_update_changes_version_time_and_what_was_asked() -> None:
     assert done.version == 4
     assert record.version == 0  # the original is untouched
     assert record.status_message == "before"
+
+
+def test_assemble_takes_every_field_of_a_record_in_order() -> None:
+    # A field added to TaskRecord must be added to assemble too, at the same place.
+    names = [field.name for field in dataclasses.fields(TaskRecord)]
+    assert list(inspect.signature(assemble).parameters) == names
+
+
+def test_an_assembled_record_is_a_task_record_like_any_other() -> None:
+    full = dataclasses.replace(
+        make_record(owner="alice"),
+        status_message="m",
+        outcome=ToolOutcome(content=[]),
+        version=3,
+        client_capabilities={"elicitation": {}},
+        runner="r1",
+        lease_until=NOW + 30,
+    )
+    values = [getattr(full, field.name) for field in dataclasses.fields(TaskRecord)]
+    record = assemble(*values)
+    assert type(record) is TaskRecord
+    assert record == full
+    assert dataclasses.replace(record, version=4).version == 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.version = 5  # type: ignore[misc]
 
 
 def test_record_expiry() -> None:

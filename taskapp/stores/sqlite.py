@@ -20,6 +20,7 @@ from ..records import (
     TaskStatus,
     ToolOutcome,
     apply_update,
+    assemble,
     outcome_from_json,
     outcome_to_json,
 )
@@ -455,6 +456,9 @@ def _row(record: TaskRecord) -> tuple[Any, ...]:
     )
 
 
+_STATUS_OF: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
+
+
 def _tool_error(outcome: Outcome | None) -> int:
     return int(isinstance(outcome, ToolOutcome) and outcome.is_error)
 
@@ -462,22 +466,22 @@ def _tool_error(outcome: Outcome | None) -> int:
 def _record(row: Sequence[Any]) -> TaskRecord:
     (task_id, status, created, updated, ttl_ms, tool, arguments, owner, poll, message,
      outcome, version, capabilities, runner, lease_until) = row  # fmt: skip
-    return TaskRecord(
-        task_id=task_id,
-        status=TaskStatus(status),
-        created_at=created,
-        updated_at=updated,
-        ttl_ms=ttl_ms,
-        tool=tool,
-        arguments=json.loads(arguments),
-        owner=owner,
-        poll_interval_ms=poll,
-        status_message=message,
-        outcome=None if outcome is None else outcome_from_json(json.loads(outcome)),
-        version=version,
-        client_capabilities=json.loads(capabilities),
-        runner=runner,
-        lease_until=lease_until,
+    return assemble(
+        task_id,
+        _STATUS_OF[status],
+        created,
+        updated,
+        ttl_ms,
+        tool,
+        json.loads(arguments),
+        owner,
+        poll,
+        message,
+        None if outcome is None else outcome_from_json(json.loads(outcome)),
+        version,
+        json.loads(capabilities),
+        runner,
+        lease_until,
     )
 
 
@@ -533,24 +537,25 @@ def _page(
     return [(row[0], _listed(row, owner)) for row in rows]
 
 
-_STATUS_OF: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
-
-
 def _listed(row: Sequence[Any], owner: str | None) -> TaskRecord:
     (_, task_id, status, created, updated, ttl_ms, tool, poll, message, version,
      outcome) = row  # fmt: skip
-    return TaskRecord(
-        task_id=task_id,
-        status=_STATUS_OF[status],
-        created_at=created,
-        updated_at=updated,
-        ttl_ms=ttl_ms,
-        tool=tool,
-        owner=owner,
-        poll_interval_ms=poll,
-        status_message=message,
-        outcome=None if outcome is None else outcome_from_json(json.loads(outcome)),
-        version=version,
+    return assemble(
+        task_id,
+        _STATUS_OF[status],
+        created,
+        updated,
+        ttl_ms,
+        tool,
+        {},  # arguments
+        owner,
+        poll,
+        message,
+        None if outcome is None else outcome_from_json(json.loads(outcome)),
+        version,
+        None,  # client capabilities
+        None,  # runner
+        None,  # lease
     )
 
 
