@@ -150,9 +150,10 @@ class TaskRecord:
 
 
 # A frozen dataclass's __init__ sets each field through object.__setattr__: 2.5 us for
-# the 15 fields of a TaskRecord, most of the time a SQLite or Redis page spends building
-# its 100 records. _Draft has the same slots, unfrozen, and is built 3x quicker; a draft
-# then takes TaskRecord's class, which CPython allows between classes with the same slots.
+# the 15 fields of a TaskRecord, which made building a SQLite page's 100 records take
+# longer than its query. _Draft has the same slots, unfrozen, and is built 3x quicker; a
+# draft then takes TaskRecord's class, which CPython allows between classes with the
+# same slots.
 _Draft: Any = dataclasses.make_dataclass(
     "_Draft", [f.name for f in dataclasses.fields(TaskRecord)], slots=True
 )
