@@ -203,7 +203,7 @@ class ServerSession:
             )  # S-7
         assert params.task is not None
         # Shielded: once the record exists it must be started, whatever the client does.
-        with anyio.CancelScope(shield=True), limited():
+        with anyio.CancelScope(shield=True), limited:
             record, start = await self.engine.create(
                 tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
                 client_capabilities=self.client_capabilities,
@@ -236,7 +236,7 @@ class ServerSession:
         tool = self.app.tools.get(params.name)
         if params.task is None or tool is None or tool.mode == "forbidden":
             return None  # the ordinary path explains what is wrong
-        with limited():
+        with limited:
             new, start = self.engine.create_now(
                 tool, params.arguments, owner=self.owner, ttl_ms=params.task.ttl, observer=self,
                 client_capabilities=self.client_capabilities,
@@ -367,11 +367,7 @@ class _Limited:
             raise JsonRpcError(SERVER_ERROR, str(exc)) from None
 
 
-_LIMITED = _Limited()
-
-
-def limited() -> _Limited:
-    return _LIMITED
+limited = _Limited()
 
 
 class InlineBackend:

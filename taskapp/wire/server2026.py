@@ -113,7 +113,7 @@ class ModernMethods:
         from .server import limited
 
         # Shielded: once the record exists it must be started, whatever the client does.
-        with anyio.CancelScope(shield=True), limited():
+        with anyio.CancelScope(shield=True), limited:
             record, start = await self.engine.create(
                 tool, arguments, owner=self.session.owner, ttl_ms=None, observer=None,
                 client_capabilities=env.capabilities,
