@@ -201,14 +201,13 @@ class FdChannel:
         while (line := self._lines.pop()) is None:
             if self._eof:
                 raise anyio.EndOfStream
-            if self._r_async and self._reader is None and _asyncio_running():
-                self._reader = await _LoopReader.open(self._rfd, self._lines)
-            if self._reader is not None:
-                if self._reader.ended:
+            reader = await self._loop_reader()
+            if reader is not None:
+                if reader.ended:
                     self._eof = True
                     self._lines.end()
                 else:
-                    await self._reader.wait()  # it feeds self._lines
+                    await reader.wait()  # it feeds self._lines
                 continue
             chunk = await self._read()
             if chunk:
@@ -230,12 +229,10 @@ class FdChannel:
         a callback stops the delivery and is raised here; what was not handed over stays
         for `receive`.
         """
-        if not (self._r_async and _asyncio_running()):
+        reader = await self._loop_reader()
+        if reader is None:
             await receive_each(self, on_message, on_oversized)
             return
-        if self._reader is None:
-            self._reader = await _LoopReader.open(self._rfd, self._lines)
-        reader = self._reader
         failed: list[Exception] = []
 
         def drain() -> None:
@@ -260,6 +257,14 @@ class FdChannel:
             drain()
         if failed:
             raise failed[0]
+
+    async def _loop_reader(self) -> _LoopReader | None:
+        """The reader on the event loop's callbacks, opened on first use; None when the
+        input cannot be non-blocking (`_nonblocking_ok`) or the backend is not asyncio:
+        then reads go through `_read`."""
+        if self._reader is None and self._r_async and _asyncio_running():
+            self._reader = await _LoopReader.open(self._rfd, self._lines)
+        return self._reader
 
     def _pop(self, on_oversized: Callable[[MessageTooLargeError], None]) -> bytes | None:
         """The next whole line buffered, reporting any oversized one on the way."""
