@@ -33,8 +33,7 @@ from .records import (
     ToolOutcome,
     assemble,
 )
-from .stores.base import TaskNotFoundError, TaskStore
-from .stores.memory import MemoryStore
+from .stores.base import TaskNotFoundError, TaskStore, answers_now
 from .tools import OnInterrupt, ToolDef
 
 log = structlog.get_logger("taskapp.engine")
@@ -119,7 +118,7 @@ class TaskEngine:
         self._idle = anyio.Event()  # set whenever no function runs here
         self._idle.set()
         self._leaser = anyio.CancelScope()
-        #: The store answers without waiting (MemoryStore) and tasks run here: requests
+        #: The store answers without waiting (`answers_now`) and tasks run here: requests
         #: that only read or create a task can be answered without a task of their own.
         self.immediate = _immediate(store) and not self.queued
 
@@ -224,8 +223,8 @@ class TaskEngine:
         nothing, so no other request can find the task missing, and the answer goes out
         before the bookkeeping: the critical path of a client's round trip (bench/RESULTS.md).
         """
-        store = self.store
-        assert isinstance(store, MemoryStore)
+        store = answers_now(self.store)
+        assert store is not None
         assert not self.queued
         self._admit(owner)
         task_id = new_task_id()
@@ -245,8 +244,9 @@ class TaskEngine:
 
     def get_now(self, task_id: str, owner: str | None) -> TaskRecord:
         """`get`, without waiting; only when `immediate`."""
-        assert isinstance(self.store, MemoryStore)
-        return _owned(self.store.get_now(task_id, now=time.time()), task_id, owner)
+        store = answers_now(self.store)
+        assert store is not None
+        return _owned(store.get_now(task_id, now=time.time()), task_id, owner)
 
     def _new_record(
         self,
@@ -575,13 +575,8 @@ def _owned(record: TaskRecord | None, task_id: str, owner: str | None) -> TaskRe
 
 
 def _immediate(store: TaskStore) -> bool:
-    """A MemoryStore whose `get` and `create` are its own (a subclass may add waits)."""
-    kind = type(store)
-    return (
-        issubclass(kind, MemoryStore)
-        and kind.get is MemoryStore.get
-        and kind.create is MemoryStore.create
-    )
+    """The store answers without waiting (a MemoryStore whose `get` and `create` are its own)."""
+    return answers_now(store) is not None
 
 
 def _deadline(record: TaskRecord) -> float:

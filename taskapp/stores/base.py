@@ -8,6 +8,30 @@ from typing import Any, Protocol, runtime_checkable
 from ..records import KEEP, Outcome, TaskRecord, TaskStatus
 
 
+class AnswersNow(Protocol):
+    """A store that answers without waiting: the same creation and read as `create` and
+    `get`, done before they return, so a server can answer in the turn that read a request.
+    """
+
+    def __contains__(self, task_id: object) -> bool:
+        """Whether the id is taken (by a stored task, expired or not)."""
+
+    def create_now(self, record: TaskRecord) -> None: ...
+
+    def get_now(self, task_id: str, *, now: float) -> TaskRecord | None: ...
+
+
+def answers_now(store: object) -> AnswersNow | None:
+    """The store's waitless face when it declares one (`answers_without_waiting`), else None.
+
+    A store opts in with a true class attribute `answers_without_waiting` and the two
+    methods of `AnswersNow`; every other store is awaited as usual.
+    """
+    if getattr(store, "answers_without_waiting", False):
+        return store  # type: ignore[return-value]
+    return None
+
+
 class TaskNotFoundError(LookupError):
     """No task with that id (never created, deleted, or expired)."""
 

@@ -7,7 +7,7 @@ import heapq
 import time
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 
@@ -39,6 +39,15 @@ class MemoryStore:
     """
 
     shared = False
+    #: `create` and `get` never wait (see `answers_now`). A subclass that overrides either
+    #: may add waits, so it loses the capability unless its own body declares it again.
+    answers_without_waiting: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        overrides = "get" in vars(cls) or "create" in vars(cls)
+        if overrides and "answers_without_waiting" not in vars(cls):
+            cls.answers_without_waiting = False
 
     def __init__(self) -> None:
         self._records: dict[str, TaskRecord] = {}
@@ -66,7 +75,7 @@ class MemoryStore:
         return self.get_now(task_id, now=now)
 
     # `create` and `get` never wait: a server answers tasks/get, tasks/result of an ended
-    # task and task creation straight from its read loop with these (TaskEngine.immediate).
+    # task and task creation straight from its read loop with these (stores.base.answers_now).
 
     def create_now(self, record: TaskRecord) -> None:
         if record.task_id in self._records:
