@@ -13,8 +13,6 @@ SQLite files are filled in bulk (one transaction, the store's own row format) to
 the run short; `create` throughput through the API is measured on 10^4 tasks apart.
 """
 
-
-
 from __future__ import annotations
 
 import argparse

@@ -38,12 +38,12 @@ from taskapp import TaskApp, TaskContext
 from taskapp._logging import configure_logging
 from taskapp.engine import TaskEngine
 from taskapp.records import TaskRecord, TaskStatus, ToolOutcome
+from taskapp.sessions.tasks2025 import TaskMethods
 from taskapp.stores import MemoryStore
 from taskapp.stores import sqlite as sqlite_store
 from taskapp.stores._cursors import encode_cursor
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.wire.jsonrpc import Request
-from taskapp.wire.tasks2025 import TaskMethods
 
 PAGE = 100
 LOOP_TIMES: list[float] = []

@@ -32,25 +32,25 @@ RATE = 250
 # frames is anywhere on its stack (so the parts overlap; each is "time spent under it").
 # A frame matches when its text contains every piece of one of the part's patterns.
 PARTS: dict[str, list[tuple[str, ...]]] = {
-    "reading stdin (FdChannel.receive)": [("receive ", "taskapp/transports.py")],
-    "writing stdout (FdChannel.send)": [("send ", "taskapp/transports.py")],
+    "reading stdin (FdChannel.receive)": [("receive ", "taskapp/transports/stdio.py")],
+    "writing stdout (FdChannel.send)": [("send ", "taskapp/transports/stdio.py")],
     "JSON decode + dispatch (Peer._dispatch)": [("_dispatch ", "wire/jsonrpc.py")],
     "JSON encode (jsonrpc.encode)": [("encode ", "wire/jsonrpc.py")],
     "request handler task (Peer._request)": [("_request ", "wire/jsonrpc.py")],
     "params validation (pydantic, mcp2025.parse)": [("parse ", "wire/mcp2025.py")],
-    "tools/call as task (ServerSession._call_as_task)": [("_call_as_task ", "wire/server.py")],
-    "task record creation (TaskEngine.create_job)": [("create_job ", "taskapp/engine.py")],
+    "tools/call as task (ServerSession._call_as_task)": [("_call_as_task ", "sessions/server.py")],
+    "task record creation (TaskEngine.create_job)": [("create_job ", "taskapp/engine/core.py")],
     "task id (secrets.token_urlsafe)": [("token_urlsafe ", "secrets.py")],
-    "running the task (TaskEngine._run)": [("_run ", "taskapp/engine.py")],
-    "argument validation (_invoke.prepare)": [("prepare ", "taskapp/_invoke.py")],
-    "tool call (_invoke.invoke)": [("invoke ", "taskapp/_invoke.py")],
-    "finishing (TaskEngine._finish)": [("_finish ", "taskapp/engine.py")],
+    "running the task (TaskEngine._run)": [("_run ", "taskapp/engine/core.py")],
+    "argument validation (_invoke.prepare)": [("prepare ", "taskapp/engine/invoke.py")],
+    "tool call (_invoke.invoke)": [("invoke ", "taskapp/engine/invoke.py")],
+    "finishing (TaskEngine._finish)": [("_finish ", "taskapp/engine/core.py")],
     "store ops (stores/memory.py)": [("stores/memory.py",)],
     "record updates (records.apply_update)": [("apply_update ", "taskapp/records.py")],
-    "status notification (ServerSession.on_status)": [("on_status ", "wire/server.py")],
+    "status notification (ServerSession.on_status)": [("on_status ", "sessions/server.py")],
     "task JSON (mcp2025.task_json)": [("task_json ", "wire/mcp2025.py")],
     "timestamps (mcp2025.timestamp)": [("timestamp ", "wire/mcp2025.py")],
-    "tasks/result (TaskMethods.result)": [("result ", "wire/tasks2025.py")],
+    "tasks/result (TaskMethods.result)": [("result ", "sessions/tasks2025.py")],
     "logging (structlog)": [("structlog/",)],
     "anyio task spawn (start_soon / TaskGroup)": [
         ("start_soon ", "anyio/_backends"),
@@ -61,7 +61,7 @@ PARTS: dict[str, list[tuple[str, ...]]] = {
 }
 
 HTTP_PARTS: dict[str, list[tuple[str, ...]]] = {
-    "taskapp HttpTransport._post (a POST, whole)": [("_post ", "taskapp/http.py")],
+    "taskapp HttpTransport._post (a POST, whole)": [("_post ", "taskapp/transports/http.py")],
     "starlette": [("starlette/",)],
     "socket writes (asyncio transport)": [("write ", "asyncio/selector_events.py")],
 }

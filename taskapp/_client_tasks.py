@@ -7,12 +7,12 @@ from typing import Any
 
 import structlog
 
-from .engine import EngineConfig, TaskEngine
+from .engine.core import EngineConfig, TaskEngine
 from .records import ErrorOutcome, Outcome, ResultOutcome, TaskRecord
+from .sessions.tasks2025 import TaskMethods
 from .stores.memory import MemoryStore
 from .wire import mcp2025 as w
 from .wire.jsonrpc import INTERNAL_ERROR, JsonRpcError, Reply, Request
-from .wire.tasks2025 import TaskMethods
 
 log = structlog.get_logger("taskapp.client")
 

@@ -19,17 +19,17 @@ import anyio
 import structlog
 
 from ._logging import ensure_stderr_logging
-from ._replay import StateSigner
 from .auth import Auth, TokenVerifier, as_auth
-from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
+from .engine.core import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
 from .errors import RegistrationError
+from .sessions.replay import StateSigner
+from .sessions.server import ServerSession
 from .stores import TaskStore, open_store
 from .stores.base import WorkQueue
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
-from .transports import FdChannel
+from .transports.stdio import FdChannel
 from .wire.jsonrpc import INVALID_PARAMS, Channel, JsonRpcError, Peer
 from .wire.mcp2025 import tool_json
-from .wire.server import ServerSession
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -209,7 +209,7 @@ class TaskApp:
         Its lifespan starts the engine: when mounting it in another app, enter
         `http_app.router.lifespan_context(http_app)` in the parent's lifespan.
         """
-        from .http import HttpTransport
+        from .transports.http import HttpTransport
 
         return HttpTransport(self, path=path, allowed_origins=allowed_origins).asgi()
 
@@ -240,7 +240,7 @@ class TaskApp:
         if transport == "stdio":
             anyio.run(self.run_stdio_async, backend_options=options)
         elif transport == "http":
-            from .http import serve_http
+            from .transports.http import serve_http
 
             ensure_stderr_logging()
             serve_http(

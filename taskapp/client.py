@@ -16,7 +16,7 @@ from anyio.abc import Process
 
 from ._client_tasks import ClientTasks
 from ._version import __version__
-from .transports import StreamChannel, memory_pair
+from .transports.stdio import StreamChannel, memory_pair
 from .wire.jsonrpc import METHOD_NOT_FOUND, Channel, JsonRpcError, Peer, Reply, Request
 from .wire.mcp2025 import LATEST
 from .wire.models import CallToolResult, CreateTaskResult, ListTasksResult, Task, ToolInfo
@@ -116,7 +116,7 @@ class Client:
                 raise ValueError(
                     f"{self._target!r} is not an http(s) URL; pass a command as a list"
                 )
-            from ._http_client import HttpClientChannel
+            from .transports.http_client import HttpClientChannel
 
             http = HttpClientChannel(self._target, tg, self._headers)
             self._stack.push_async_callback(http.aclose)

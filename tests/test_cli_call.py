@@ -20,10 +20,10 @@ import anyio
 import pytest
 
 from taskapp import cli
-from taskapp._cli_call import parse_arguments
-from taskapp._cli_common import CliError
-from taskapp._cli_prompt import TerminalAsker, parse_answer
-from taskapp._cli_view import Feedback
+from taskapp.cli.call import parse_arguments
+from taskapp.cli.common import CliError
+from taskapp.cli.prompt import TerminalAsker, parse_answer
+from taskapp.cli.view import Feedback
 from taskapp.wire.models import Task
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_logging")]

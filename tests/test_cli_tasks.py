@@ -104,7 +104,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> MemoryStore:
         opened.append(url)
         return prepared
 
-    monkeypatch.setattr("taskapp._cli_tasks.open_store", open_store)
+    monkeypatch.setattr("taskapp.cli.tasks.open_store", open_store)
     monkeypatch.delenv("TASKAPP_STORE", raising=False)
     return prepared
 

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from taskapp._fleet import INTERRUPTED_MESSAGE
+from taskapp.engine.fleet import INTERRUPTED_MESSAGE
 
 from .test_stdio_process import StdioServer
 

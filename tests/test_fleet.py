@@ -25,7 +25,7 @@ import pytest
 from anyio.abc import Process
 from mcp import ClientSession, McpError, types
 
-from taskapp._fleet import INTERRUPTED_MESSAGE
+from taskapp.engine.fleet import INTERRUPTED_MESSAGE
 from taskapp.stores.redis import RedisStore
 from taskapp.testing import make_record
 

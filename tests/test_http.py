@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 
 from taskapp import TaskApp, TaskContext, task_tool
 from taskapp.auth import Auth, JWTVerifier, Principal, StaticTokenVerifier, TokenVerifier
-from taskapp.http import HttpTransport
+from taskapp.transports.http import HttpTransport
 
 from .raw import INIT_PARAMS
 

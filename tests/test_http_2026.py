@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from taskapp import TaskApp, TaskContext
 from taskapp.auth import TokenVerifier
-from taskapp.http import HttpTransport
+from taskapp.transports.http import HttpTransport
 from taskapp.wire import mcp2026
 
 from .test_http import TOKENS, bearer, messages_of, open_session, serving

@@ -129,7 +129,7 @@ async def test_a_task_id_already_stored_is_never_handed_out_again(
 ) -> None:
     """192 random bits do not repeat, but if they did the answer must not name a task that
     is already there: create_now draws again before it answers."""
-    import taskapp.engine
+    import taskapp.engine.core
 
     harness = build()
     async with session(harness) as conn:
@@ -138,7 +138,7 @@ async def test_a_task_id_already_stored_is_never_handed_out_again(
         )
         taken = created["task"]["taskId"]
         draws = iter([taken, taken, "a-fresh-id"])
-        monkeypatch.setattr(taskapp.engine, "new_task_id", lambda: next(draws))
+        monkeypatch.setattr(taskapp.engine.core, "new_task_id", lambda: next(draws))
         again = await conn.result(
             "tools/call", {"name": "required", "arguments": {"x": 2}, "task": {}}
         )

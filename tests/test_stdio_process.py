@@ -16,7 +16,7 @@ import pytest
 from anyio.abc import Process
 
 from taskapp._version import __version__
-from taskapp.transports import FdChannel
+from taskapp.transports.stdio import FdChannel
 from taskapp.wire.jsonrpc import MessageTooLargeError
 
 from .raw import INIT_PARAMS

@@ -25,8 +25,8 @@ import structlog
 
 from taskapp import TaskApp
 from taskapp.records import TaskRecord
+from taskapp.sessions.server import ServerSession
 from taskapp.wire import jsonrpc
-from taskapp.wire.server import ServerSession
 
 app = TaskApp("taskapp-whatif")
 

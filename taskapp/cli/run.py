@@ -7,12 +7,12 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ._cli_common import EXIT_OK, EXIT_USAGE
-from ._importer import ImportFromStringError, import_from_string
-from ._logging import LEVELS, configure_logging
+from .._logging import LEVELS, configure_logging
+from .common import EXIT_OK, EXIT_USAGE
+from .importer import ImportFromStringError, import_from_string
 
 if TYPE_CHECKING:
-    from .app import TaskApp
+    from ..app import TaskApp
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,7 +82,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> TaskApp | None:
-    from .app import TaskApp
+    from ..app import TaskApp
 
     configure_logging(args.log_level, json=args.log_json)
     try:

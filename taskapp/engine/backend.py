@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from . import _input
-from .errors import TaskAppError
-from .records import TaskRecord, TaskStatus
+from .. import _input
+from ..errors import TaskAppError
+from ..records import TaskRecord, TaskStatus
 
 if TYPE_CHECKING:
-    from .context import LogLevel
-    from .engine import TaskEngine
+    from ..context import LogLevel
+    from .core import TaskEngine
 
 
 class TaskBackend:

@@ -18,10 +18,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import _cli_call, _cli_inspect, _cli_run, _cli_tasks
-from ._cli_common import EXIT_FAILED as EXIT_FAILED
-from ._cli_common import EXIT_INTERRUPTED, EXIT_USAGE
-from ._version import __version__
+from .._version import __version__
+from . import call as _cli_call
+from . import inspect as _cli_inspect
+from . import run as _cli_run
+from . import tasks as _cli_tasks
+from .common import EXIT_FAILED as EXIT_FAILED
+from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
 EPILOG = """\
 examples:

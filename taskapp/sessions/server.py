@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import structlog
 
-from .. import _input, _invoke, _replay
+from .. import _input
 from ..context import LogLevel, TaskContext
-from ..engine import TaskEngine, TaskLimitError
+from ..engine import invoke as _invoke
+from ..engine.core import TaskEngine, TaskLimitError
 from ..records import ErrorOutcome, NewTask, TaskRecord, ToolOutcome
 from ..tools import ToolDef
-from . import mcp2025 as w
-from . import mcp2026
-from .jsonrpc import (
+from ..wire import mcp2025 as w
+from ..wire import mcp2026
+from ..wire.jsonrpc import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -25,7 +26,8 @@ from .jsonrpc import (
     Reply,
     Request,
 )
-from .server2026 import ModernMethods, log_allowed
+from . import replay as _replay
+from .modern import ModernMethods, log_allowed
 from .tasks2025 import TaskMethods
 
 if TYPE_CHECKING:

@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from ._importer import ImportFromStringError, import_from_string
-from .client import Client
-from .wire.jsonrpc import JsonRpcError
+from ..client import Client
+from ..wire.jsonrpc import JsonRpcError
+from .importer import ImportFromStringError, import_from_string
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
-    from .app import TaskApp
+    from ..app import TaskApp
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -38,7 +38,7 @@ class CliError(Exception):
 
 def resolve_target(text: str) -> TaskApp | list[str] | str:
     """A URL stays a URL; text with whitespace or without ':' is a command; else module:attr."""
-    from .app import TaskApp
+    from ..app import TaskApp
 
     if text.startswith(("http://", "https://")):
         return text

@@ -12,7 +12,11 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
-from ._cli_common import (
+from .._logging import configure_logging
+from ..client import Client
+from ..wire.jsonrpc import JsonRpcError
+from ..wire.models import CallToolResult, ToolInfo
+from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -28,12 +32,8 @@ from ._cli_common import (
     parse_headers,
     resolve_target,
 )
-from ._cli_prompt import TerminalAsker
-from ._cli_view import Feedback
-from ._logging import configure_logging
-from .client import Client
-from .wire.jsonrpc import JsonRpcError
-from .wire.models import CallToolResult, ToolInfo
+from .prompt import TerminalAsker
+from .view import Feedback
 
 EPILOG = """\
 examples:

@@ -12,7 +12,12 @@ from typing import Any
 
 import anyio
 
-from ._cli_common import (
+from .._logging import configure_logging
+from ..engine.core import TaskEngine, TaskTerminalError
+from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus, ToolOutcome
+from ..stores import TaskNotFoundError, TaskStore, open_store
+from ..wire.mcp2025 import call_tool_result, related, task_json, timestamp, wire_status
+from .common import (
     EXIT_FAILED,
     EXIT_OK,
     CliError,
@@ -24,11 +29,6 @@ from ._cli_common import (
     out_json,
     table_console,
 )
-from ._logging import configure_logging
-from .engine import TaskEngine, TaskTerminalError
-from .records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus, ToolOutcome
-from .stores import TaskNotFoundError, TaskStore, open_store
-from .wire.mcp2025 import call_tool_result, related, task_json, timestamp, wire_status
 
 EPILOG = """\
 examples:

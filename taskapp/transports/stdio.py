@@ -14,7 +14,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .wire.jsonrpc import MessageTooLargeError, RequestId, receive_each
+from ..wire.jsonrpc import MessageTooLargeError, RequestId, receive_each
 
 DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
 _CHUNK = 256 * 1024

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import anyio
 import structlog
 
-from .records import TaskRecord
-from .stores.base import TaskStore, WorkQueue
+from ..records import TaskRecord
+from ..stores.base import TaskStore, WorkQueue
 
 if TYPE_CHECKING:
-    from .engine import TaskEngine
+    from .core import TaskEngine
 
 log = structlog.get_logger("taskapp.fleet")
 

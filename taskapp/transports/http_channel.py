@@ -18,7 +18,7 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .wire.jsonrpc import RequestId
+from ..wire.jsonrpc import RequestId
 
 log = structlog.get_logger("taskapp.http")
 

@@ -28,17 +28,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ._http_channel import HttpChannel, Outbox
-from ._http_modern import ModernPosts, is_modern
-from ._logging import ensure_stderr_logging
-from .auth import Auth, Principal
-from .engine import TaskEngine
-from .wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, Peer
-from .wire.mcp2025 import SUPPORTED_VERSIONS
-from .wire.server import ServerSession
+from .._logging import ensure_stderr_logging
+from ..auth import Auth, Principal
+from ..engine.core import TaskEngine
+from ..sessions.server import ServerSession
+from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, Peer
+from ..wire.mcp2025 import SUPPORTED_VERSIONS
+from .http_channel import HttpChannel, Outbox
+from .http_modern import ModernPosts, is_modern
 
 if TYPE_CHECKING:
-    from .app import TaskApp
+    from ..app import TaskApp
 
 log = structlog.get_logger("taskapp.http")
 

@@ -14,11 +14,11 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from ..engine import TaskEngine, TaskTerminalError
+from ..engine.core import TaskEngine, TaskTerminalError
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus
 from ..stores.base import InvalidCursorError, TaskNotFoundError
-from . import mcp2025 as w
-from .jsonrpc import INVALID_PARAMS, JsonRpcError, Reply, Request
+from ..wire import mcp2025 as w
+from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError, Reply, Request
 
 log = structlog.get_logger("taskapp.tasks")
 

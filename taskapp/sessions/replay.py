@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _input
+from .. import _input
 
 #: How long an InputRequiredResult may wait for the client's retry.
 STATE_TTL_S = 3600.0

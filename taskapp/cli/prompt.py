@@ -12,10 +12,10 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 
-from ._cli_common import err
+from .common import err
 
 if TYPE_CHECKING:
-    from ._cli_view import Feedback
+    from .view import Feedback
 
 LineReader = Callable[[], Awaitable[str | None]]
 

@@ -23,15 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from ._http_channel import HttpChannel, Outbox
-from .auth import Principal
-from .wire import mcp2026
-from .wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError, Peer
-from .wire.server import ServerSession
+from ..auth import Principal
+from ..sessions.server import ServerSession
+from ..wire import mcp2026
+from ..wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError, Peer
+from .http_channel import HttpChannel, Outbox
 
 if TYPE_CHECKING:
-    from .app import TaskApp
-    from .engine import TaskEngine
+    from ..app import TaskApp
+    from ..engine.core import TaskEngine
 
 log = structlog.get_logger("taskapp.http")
 

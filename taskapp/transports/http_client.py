@@ -12,7 +12,7 @@ import pydantic_core
 import structlog
 from anyio.abc import TaskGroup
 
-from .wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
+from ..wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
 
 log = structlog.get_logger("taskapp.client")
 

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ._cli_common import err, error_console
+from .common import err, error_console
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from .wire.models import Task
+    from ..wire.models import Task
 
 _STATUS_WORDS = {"input_required": "waiting for your answer"}
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import anyio
 
-from ._cli_common import (
+from .._logging import configure_logging
+from .common import (
     EXIT_OK,
     TARGET_FORMS,
     CliError,
@@ -22,7 +23,6 @@ from ._cli_common import (
     resolve_target,
     table_console,
 )
-from ._logging import configure_logging
 
 EPILOG = """\
 examples:
@@ -56,7 +56,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .app import TaskApp
+    from ..app import TaskApp
 
     configure_logging("warning")
     try:

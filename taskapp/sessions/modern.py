@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
-from .. import _invoke, _replay
-from ..engine import TaskTerminalError
+from ..engine import invoke as _invoke
+from ..engine.core import TaskTerminalError
 from ..records import ErrorOutcome, TaskRecord, ToolOutcome
 from ..stores.base import TaskNotFoundError
 from ..tools import ToolDef
-from . import mcp2025
-from . import mcp2026 as m
-from .jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
+from ..wire import mcp2025
+from ..wire import mcp2026 as m
+from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
+from . import replay as _replay
 
 if TYPE_CHECKING:
     from ..context import LogLevel

@@ -6,11 +6,11 @@ from typing import Any
 
 import structlog
 
-from .context import TaskContext, _current
-from .errors import ProtocolError, ToolError
-from .records import ErrorOutcome, Outcome, ToolOutcome
-from .signature import ArgumentsError
-from .tools import ToolDef
+from ..context import TaskContext, _current
+from ..errors import ProtocolError, ToolError
+from ..records import ErrorOutcome, Outcome, ToolOutcome
+from ..signature import ArgumentsError
+from ..tools import ToolDef
 
 log = structlog.get_logger("taskapp")
 

@@ -19,10 +19,8 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from . import _fleet, _invoke
-from ._backend import TaskBackend
-from .context import LogLevel, TaskContext
-from .records import (
+from ..context import LogLevel, TaskContext
+from ..records import (
     KEEP,
     ErrorOutcome,
     InvalidTransitionError,
@@ -33,8 +31,11 @@ from .records import (
     ToolOutcome,
     assemble,
 )
-from .stores.base import TaskNotFoundError, TaskStore, answers_now
-from .tools import OnInterrupt, ToolDef
+from ..stores.base import TaskNotFoundError, TaskStore, answers_now
+from ..tools import OnInterrupt, ToolDef
+from . import fleet as _fleet
+from . import invoke as _invoke
+from .backend import TaskBackend
 
 log = structlog.get_logger("taskapp.engine")
 

@@ -1,0 +1,32 @@
+"""The task engine: creating tasks, running their functions, leases and the fleet.
+
+It knows records and stores, never JSON-RPC or sessions (see tests/test_layers.py).
+"""
+
+from .core import (
+    CANCELLED_MESSAGE,
+    DEFAULT_TTL_MS,
+    MAX_TTL_MS,
+    POLL_INTERVAL_MS,
+    SHUTDOWN_MESSAGE,
+    EngineConfig,
+    TaskEngine,
+    TaskLimitError,
+    TaskObserver,
+    TaskTerminalError,
+    new_task_id,
+)
+
+__all__ = (
+    "CANCELLED_MESSAGE",
+    "DEFAULT_TTL_MS",
+    "MAX_TTL_MS",
+    "POLL_INTERVAL_MS",
+    "SHUTDOWN_MESSAGE",
+    "EngineConfig",
+    "TaskEngine",
+    "TaskLimitError",
+    "TaskObserver",
+    "TaskTerminalError",
+    "new_task_id",
+)
