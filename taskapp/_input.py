@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import TaskAppError, ToolError
-
-if TYPE_CHECKING:
-    from .context import SampleResult
+from .errors import ClientCapabilityError, TaskAppError, ToolError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -89,8 +86,6 @@ def _flat_property(
 
 def require_capability(capabilities: dict[str, Any], method: str, params: dict[str, Any]) -> None:
     """Raise ClientCapabilityError unless the client declared what `method` needs."""
-    from .errors import ClientCapabilityError
-
     if method == "sampling/createMessage":
         if capabilities.get("sampling") is None:
             raise ClientCapabilityError(
@@ -170,20 +165,3 @@ def _messages(messages: str | Sequence[str | dict[str, Any]]) -> list[dict[str, 
         else:
             out.append(message)
     return out
-
-
-def sample_result(reply: dict[str, Any]) -> SampleResult:
-    from .context import SampleResult
-
-    content = reply.get("content")
-    blocks = content if isinstance(content, list) else [content]
-    text = "".join(
-        str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
-    )
-    return SampleResult(
-        text=text,
-        model=str(reply.get("model", "")),
-        stop_reason=reply.get("stopReason"),
-        role=str(reply.get("role", "assistant")),
-        content=content,
-    )

@@ -129,7 +129,23 @@ class TaskContext:
             model_preferences=model_preferences,
         )
         reply = await self._backend.request_input("sampling/createMessage", params)
-        return _input.sample_result(reply)
+        return _sample_result(reply)
+
+
+def _sample_result(reply: dict[str, Any]) -> SampleResult:
+    """The client's `sampling/createMessage` answer, read into a SampleResult."""
+    content = reply.get("content")
+    blocks = content if isinstance(content, list) else [content]
+    text = "".join(
+        str(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+    )
+    return SampleResult(
+        text=text,
+        model=str(reply.get("model", "")),
+        stop_reason=reply.get("stopReason"),
+        role=str(reply.get("role", "assistant")),
+        content=content,
+    )
 
 
 _current: ContextVar[TaskContext | None] = ContextVar("taskapp_context", default=None)
