@@ -7,7 +7,7 @@ from typing import Any
 
 import structlog
 
-from .engine.core import EngineConfig, TaskEngine
+from .engine import EngineConfig, TaskEngine
 from .records import ErrorOutcome, Outcome, ResultOutcome, TaskRecord
 from .sessions.tasks2025 import TaskMethods
 from .stores.memory import MemoryStore

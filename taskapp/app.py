@@ -20,7 +20,7 @@ import structlog
 
 from ._logging import ensure_stderr_logging
 from .auth import Auth, TokenVerifier, as_auth
-from .engine.core import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
+from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
 from .errors import RegistrationError
 from .sessions.replay import StateSigner
 from .sessions.server import ServerSession

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from .._logging import configure_logging
-from ..engine.core import TaskEngine, TaskTerminalError
+from ..engine import TaskEngine, TaskTerminalError
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus, ToolOutcome
 from ..stores import TaskNotFoundError, TaskStore, open_store
 from ..wire.mcp2025 import call_tool_result, related, task_json, timestamp, wire_status

@@ -1,20 +1,38 @@
-"""The context backend of a task run by the engine: status, progress, logs and questions."""
+"""The context backend of a task run by the engine: status, progress, logs and questions;
+and the run of a tool as a task (validate, give it a context, call it)."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import anyio
 
 from .. import _input
+from ..context import LogLevel, TaskContext
 from ..errors import TaskAppError
-from ..records import TaskRecord, TaskStatus
+from ..records import KEEP, Outcome, TaskRecord, TaskStatus, ToolOutcome
+from ..stores.base import TaskStore
+from ..tools import ToolDef
+from . import invoke
+from .config import TaskObserver
 
-if TYPE_CHECKING:
-    from ..context import LogLevel
-    from .core import TaskEngine
+
+class Engine(Protocol):
+    """What a running task's context needs of the engine (`TaskEngine` is one)."""
+
+    @property
+    def store(self) -> TaskStore: ...
+
+    def observer_of(self, task_id: str) -> TaskObserver | None: ...
+
+    def is_running(self, task_id: str) -> bool: ...
+
+    async def set_status(
+        self, task_id: str, *, status: TaskStatus | None = None, message: str | None = KEEP
+    ) -> TaskRecord | None: ...
 
 
 class TaskBackend:
@@ -22,7 +40,7 @@ class TaskBackend:
 
     __slots__ = ("_asking", "_engine", "_record")
 
-    def __init__(self, engine: TaskEngine, record: TaskRecord) -> None:
+    def __init__(self, engine: Engine, record: TaskRecord) -> None:
         self._engine = engine
         self._record = record
         self._asking = 0
@@ -76,3 +94,16 @@ class TaskBackend:
             raise _input.refused(method, answer["error"])
         result: dict[str, Any] = answer.get("result") or {}
         return result
+
+
+def tool_run(engine: Engine, tool: ToolDef) -> Callable[[TaskRecord], Awaitable[Outcome]]:
+    """What the engine runs for a task of `tool`: its function, with a context of the task."""
+
+    async def run(record: TaskRecord) -> Outcome:
+        prepared = invoke.prepare(tool, record.arguments)
+        if isinstance(prepared, ToolOutcome):
+            return prepared
+        ctx = TaskContext(TaskBackend(engine, record), tool_name=tool.name, task_id=record.task_id)
+        return await invoke.invoke(tool, prepared, ctx)
+
+    return run

@@ -11,18 +11,46 @@ workers; a worker adopts each one, exactly as recovery does.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import anyio
 import structlog
 
 from ..records import TaskRecord
 from ..stores.base import TaskStore, WorkQueue
-
-if TYPE_CHECKING:
-    from .core import TaskEngine
+from ..tools import ToolDef
+from .config import EngineConfig, TaskObserver
 
 log = structlog.get_logger("taskapp.fleet")
+
+
+class Engine(Protocol):
+    """What the fleet needs of the engine (`TaskEngine` is one); passed in, never imported."""
+
+    @property
+    def store(self) -> TaskStore: ...
+    @property
+    def config(self) -> EngineConfig: ...
+    @property
+    def runner_id(self) -> str: ...
+    @property
+    def tools(self) -> Mapping[str, ToolDef]: ...
+
+    def running_ids(self) -> list[str]: ...
+
+    def start_adopted(
+        self, record: TaskRecord, tool: ToolDef, on_end: Callable[[], None] | None = None
+    ) -> None: ...
+
+    async def fail(self, task_id: str, message: str) -> None: ...
+
+    def observer_of(self, task_id: str) -> TaskObserver | None: ...
+
+    def detach_task(self, task_id: str) -> None: ...
+
+    def emit(self, record: TaskRecord) -> None: ...
+
 
 INTERRUPTED_MESSAGE = "Task interrupted: the process running it stopped before it finished."
 
@@ -36,7 +64,7 @@ def work_queue(store: TaskStore) -> WorkQueue:
     return store
 
 
-async def keep_leases(engine: TaskEngine) -> None:
+async def keep_leases(engine: Engine) -> None:
     """Recover orphans and renew this engine's leases, every third of a lease."""
     if not getattr(engine.store, "shared", False):
         return  # no other process can orphan tasks in (or need leases from) this store
@@ -51,7 +79,7 @@ async def keep_leases(engine: TaskEngine) -> None:
         await anyio.sleep(engine.config.lease_s / 3)
 
 
-async def recover(engine: TaskEngine) -> int:
+async def recover(engine: Engine) -> int:
     """Adopt tasks orphaned by a dead process: run them again where the tool allows it,
     else end them `failed`. Returns how many were adopted."""
     adopted = 0
@@ -72,6 +100,19 @@ async def recover(engine: TaskEngine) -> int:
     return adopted
 
 
+async def sweep(store: TaskStore, interval_s: float) -> None:
+    """Remove expired tasks every `interval_s`, for as long as the engine runs."""
+    while True:
+        await anyio.sleep(interval_s)
+        try:
+            removed = await store.sweep(now=time.time())
+        except Exception as exc:  # a store hiccup must not stop the server
+            log.warning("sweep failed", exc_info=exc)
+            continue
+        if removed:
+            log.debug("expired tasks swept", count=removed)
+
+
 async def wait_for_change(store: TaskStore, task_id: str, version: int) -> TaskRecord | None:
     """`store.wait`, riding out a store that fails for a while (a Redis restart)."""
     delay = 0.1
@@ -84,7 +125,7 @@ async def wait_for_change(store: TaskStore, task_id: str, version: int) -> TaskR
             delay = min(delay * 2, 5.0)
 
 
-async def relay(engine: TaskEngine, record: TaskRecord) -> None:
+async def relay(engine: Engine, record: TaskRecord) -> None:
     """Forward the changes of a task run elsewhere to its observer, until it ends."""
     version = record.version
     while engine.observer_of(record.task_id) is not None:  # dropped once the task ends
@@ -100,7 +141,7 @@ async def relay(engine: TaskEngine, record: TaskRecord) -> None:
         engine.emit(changed)
 
 
-async def work(engine: TaskEngine, concurrency: int, *, wait_s: float) -> None:
+async def work(engine: Engine, concurrency: int, *, wait_s: float) -> None:
     """Take queued tasks, `concurrency` at a time, and run them from this app's tools."""
     queue = work_queue(engine.store)
     slots = anyio.Semaphore(concurrency)
@@ -127,7 +168,7 @@ async def work(engine: TaskEngine, concurrency: int, *, wait_s: float) -> None:
         engine.start_adopted(record, tool, on_end=slots.release)
 
 
-async def _adopt(engine: TaskEngine, task_id: str) -> TaskRecord | None:
+async def _adopt(engine: Engine, task_id: str) -> TaskRecord | None:
     now = time.time()
     until = now + engine.config.lease_s
     return await engine.store.adopt(task_id, engine.runner_id, until=until, now=now)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
+from ..engine import TaskTerminalError
 from ..engine import invoke as _invoke
-from ..engine.core import TaskTerminalError
 from ..records import ErrorOutcome, TaskRecord, ToolOutcome
 from ..stores.base import TaskNotFoundError
 from ..tools import ToolDef

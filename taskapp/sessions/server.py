@@ -10,8 +10,8 @@ import structlog
 
 from .. import _input
 from ..context import LogLevel, TaskContext
+from ..engine import TaskEngine, TaskLimitError
 from ..engine import invoke as _invoke
-from ..engine.core import TaskEngine, TaskLimitError
 from ..records import ErrorOutcome, NewTask, TaskRecord, ToolOutcome
 from ..tools import ToolDef
 from ..wire import mcp2025 as w

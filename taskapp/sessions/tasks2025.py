@@ -14,7 +14,7 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from ..engine.core import TaskEngine, TaskTerminalError
+from ..engine import TaskEngine, TaskTerminalError
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus
 from ..stores.base import InvalidCursorError, TaskNotFoundError
 from ..wire import mcp2025 as w

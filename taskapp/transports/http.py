@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from .._logging import ensure_stderr_logging
 from ..auth import Auth, Principal
-from ..engine.core import TaskEngine
+from ..engine import TaskEngine
 from ..sessions.server import ServerSession
 from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, Peer
 from ..wire.mcp2025 import SUPPORTED_VERSIONS

@@ -31,7 +31,7 @@ from .http_channel import HttpChannel, Outbox
 
 if TYPE_CHECKING:
     from ..app import TaskApp
-    from ..engine.core import TaskEngine
+    from ..engine import TaskEngine
 
 log = structlog.get_logger("taskapp.http")
 

@@ -1,0 +1,173 @@
+"""The task functions running in this process, and how each run ends in the store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import anyio
+import structlog
+
+from ..records import ErrorOutcome, InvalidTransitionError, Outcome, TaskRecord, TaskStatus
+from ..stores.base import TaskNotFoundError, TaskStore
+from ..tools import OnInterrupt
+from . import invoke
+from .config import INTERNAL_ERROR, SHUTDOWN_MESSAGE, TaskLimitError
+from .fleet import wait_for_change
+from .observers import Observers
+
+log = structlog.get_logger("taskapp.engine")
+
+Reason = Literal["cancel", "shutdown"]
+Run = Callable[[TaskRecord], Awaitable[Outcome]]
+
+
+class Runs:
+    """Runs task functions, each in its cancel scope, and records how each one ended."""
+
+    def __init__(self, store: TaskStore, observers: Observers) -> None:
+        self._store = store
+        self._observers = observers
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self._reasons: dict[str, Reason] = {}
+        self._owners: dict[str, str | None] = {}  # unfinished tasks started here -> owner
+        self._idle = anyio.Event()  # set whenever no function runs here
+        self._idle.set()
+        self.closing = False
+
+    def admit(self, owner: str | None, limit: int | None) -> None:
+        """TaskLimitError if `owner` already has `limit` unfinished tasks here (S-52)."""
+        if limit is None:
+            return
+        active = sum(1 for o in self._owners.values() if o == owner)
+        if active >= limit:
+            raise TaskLimitError(
+                f"Too many unfinished tasks: this requestor has {active} (the limit is {limit}); "
+                "wait for some to end or cancel them"
+            )
+
+    def claim(self, record: TaskRecord) -> None:
+        """Count the task against its owner's limit from now until its run ends."""
+        self._owners[record.task_id] = record.owner
+
+    def is_running(self, task_id: str) -> bool:
+        return task_id in self._scopes
+
+    def running_ids(self) -> list[str]:
+        return list(self._scopes)
+
+    def stop(self, task_id: str, reason: Reason) -> None:
+        """Cancel the task's function, if it runs here; its end is recorded as `reason`."""
+        scope = self._scopes.get(task_id)
+        if scope is not None:
+            self._reasons[task_id] = reason
+            scope.cancel()
+
+    def stop_all(self) -> None:
+        """The engine is closing: interrupt every function; ones not started yet too."""
+        self.closing = True
+        for task_id in list(self._scopes):
+            self.stop(task_id, "shutdown")
+
+    async def drain(self, grace_s: float) -> bool:
+        """Wait up to `grace_s` for the running functions to end; True if they all did."""
+        with anyio.move_on_after(grace_s):
+            await self._idle.wait()
+        return not self._scopes
+
+    async def run(self, record: TaskRecord, run: Run, on_interrupt: OnInterrupt) -> None:
+        task_id = record.task_id
+        outcome: Outcome | None = None
+        if self.closing:
+            await self._interrupt(task_id, on_interrupt)
+            return
+        with anyio.CancelScope(deadline=_deadline(record)) as scope:
+            self._scopes[task_id] = scope
+            if self._idle.is_set():
+                self._idle = anyio.Event()
+            try:
+                if getattr(self._store, "shared", False):
+                    async with anyio.create_task_group() as watching:
+                        watching.start_soon(self._watch, record, scope)
+                        outcome = await run(record)
+                        watching.cancel_scope.cancel()
+                else:
+                    outcome = await run(record)
+            finally:
+                del self._scopes[task_id]
+                self._owners.pop(task_id, None)
+                if not self._scopes:
+                    self._idle.set()
+        reason = self._reasons.pop(task_id, None)
+        with anyio.CancelScope(shield=True):
+            try:
+                if outcome is not None:
+                    await self._finish(task_id, outcome)
+                elif reason == "shutdown":
+                    await self._interrupt(task_id, on_interrupt)
+                elif reason is None and scope.cancelled_caught:
+                    log.info("task expired while running", task_id=task_id)
+                    await self._store.delete(task_id)
+                    self._observers.drop(task_id)
+                await self._store.drop_inputs(task_id)
+            except Exception as exc:  # a failing store must not take the server down
+                log.error("could not record the end of a task", task_id=task_id, exc_info=exc)
+
+    async def _watch(self, record: TaskRecord, scope: anyio.CancelScope) -> None:
+        """Stop the function when its task ends elsewhere (a cancel through another
+        process) or disappears (expired or deleted)."""
+        version = record.version
+        while True:
+            changed = await wait_for_change(self._store, record.task_id, version)
+            if changed is None or changed.terminal:
+                if changed is not None:
+                    self._reasons[record.task_id] = "cancel"
+                    self._observers.emit(changed)  # its observer is here; the cancel was not
+                log.info("task ended elsewhere; stopping it here", task_id=record.task_id)
+                scope.cancel()
+                return
+            version = changed.version
+
+    async def _finish(self, task_id: str, outcome: Outcome) -> None:
+        status = TaskStatus.FAILED if isinstance(outcome, ErrorOutcome) else TaskStatus.COMPLETED
+        try:
+            record = await self._store.update(
+                task_id,
+                now=time.time(),
+                status=status,
+                status_message=invoke.error_text(outcome),
+                outcome=outcome,
+            )
+        except (InvalidTransitionError, TaskNotFoundError):
+            # Cancelled (S-42) or expired meanwhile: the function's result is dropped.
+            log.info("result dropped: task already ended", task_id=task_id)
+            return
+        log.info("task ended", task_id=task_id, status=record.status.value, owner=record.owner)
+        self._observers.emit(record)
+
+    async def _interrupt(self, task_id: str, on_interrupt: OnInterrupt) -> None:
+        if on_interrupt == "rerun":
+            return  # left `working` for the next process to run again
+        await self.fail(task_id, SHUTDOWN_MESSAGE)
+
+    async def fail(self, task_id: str, message: str) -> None:
+        """End the task `failed` with `message`, unless it has ended already."""
+        # The server failed the request, not the tool: a JSON-RPC internal error.
+        outcome = ErrorOutcome(INTERNAL_ERROR, message)
+        try:
+            record = await self._store.update(
+                task_id, now=time.time(), status=TaskStatus.FAILED, status_message=message,
+                outcome=outcome,
+            )  # fmt: skip
+        except (InvalidTransitionError, TaskNotFoundError):
+            return
+        self._observers.emit(record)
+
+
+def _deadline(record: TaskRecord) -> float:
+    """The task's expiry on anyio's monotonic clock, for its cancel scope."""
+    expires_at = record.expires_at
+    if expires_at is None:
+        return float("inf")
+    return anyio.current_time() + (expires_at - time.time())
