@@ -34,9 +34,9 @@ RATE = 250
 PARTS: dict[str, list[tuple[str, ...]]] = {
     "reading stdin (FdChannel.receive)": [("receive ", "taskapp/transports/stdio.py")],
     "writing stdout (FdChannel.send)": [("send ", "taskapp/transports/stdio.py")],
-    "JSON decode + dispatch (Peer._dispatch)": [("_dispatch ", "wire/jsonrpc.py")],
+    "JSON decode + dispatch (Peer._dispatch)": [("_dispatch ", "sessions/peer.py")],
     "JSON encode (jsonrpc.encode)": [("encode ", "wire/jsonrpc.py")],
-    "request handler task (Peer._request)": [("_request ", "wire/jsonrpc.py")],
+    "request handler task (Peer._request)": [("_request ", "sessions/peer.py")],
     "params validation (pydantic, mcp2025.parse)": [("parse ", "wire/mcp2025.py")],
     "tools/call as task (ServerSession._call_as_task)": [("_call_as_task ", "sessions/server.py")],
     "task record creation (TaskEngine.create_job)": [("create_job ", "taskapp/engine/core.py")],

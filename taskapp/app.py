@@ -22,13 +22,15 @@ from ._logging import ensure_stderr_logging
 from .auth import Auth, TokenVerifier, as_auth
 from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
 from .errors import RegistrationError
+from .sessions.channel import Channel
+from .sessions.peer import Peer
 from .sessions.replay import StateSigner
 from .sessions.server import ServerSession
 from .stores import TaskStore, open_store
 from .stores.base import WorkQueue
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
 from .transports.stdio import FdChannel
-from .wire.jsonrpc import INVALID_PARAMS, Channel, JsonRpcError, Peer
+from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 from .wire.mcp2025 import tool_json
 
 if TYPE_CHECKING:

@@ -16,8 +16,10 @@ from anyio.abc import Process
 
 from ._client_tasks import ClientTasks
 from ._version import __version__
+from .sessions.channel import Channel
+from .sessions.peer import Peer
 from .transports.stdio import StreamChannel, memory_pair
-from .wire.jsonrpc import METHOD_NOT_FOUND, Channel, JsonRpcError, Peer, Reply, Request
+from .wire.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Reply, Request
 from .wire.mcp2025 import LATEST
 from .wire.models import CallToolResult, CreateTaskResult, ListTasksResult, Task, ToolInfo
 

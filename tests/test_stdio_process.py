@@ -16,8 +16,8 @@ import pytest
 from anyio.abc import Process
 
 from taskapp._version import __version__
+from taskapp.sessions.channel import MessageTooLargeError
 from taskapp.transports.stdio import FdChannel
-from taskapp.wire.jsonrpc import MessageTooLargeError
 
 from .raw import INIT_PARAMS
 

@@ -22,12 +22,12 @@ from ..wire.jsonrpc import (
     METHOD_NOT_FOUND,
     SERVER_ERROR,
     JsonRpcError,
-    Peer,
     Reply,
     Request,
 )
 from . import replay as _replay
 from .modern import ModernMethods, log_allowed
+from .peer import Peer
 from .tasks2025 import TaskMethods
 
 if TYPE_CHECKING:

@@ -31,8 +31,9 @@ from starlette.routing import Route
 from .._logging import ensure_stderr_logging
 from ..auth import Auth, Principal
 from ..engine import TaskEngine
+from ..sessions.peer import Peer
 from ..sessions.server import ServerSession
-from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, Peer
+from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR
 from ..wire.mcp2025 import SUPPORTED_VERSIONS
 from .http_channel import HttpChannel, Outbox
 from .http_modern import ModernPosts, is_modern

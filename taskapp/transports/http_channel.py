@@ -18,6 +18,7 @@ import anyio
 import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ..sessions.channel import Channel
 from ..wire.jsonrpc import RequestId
 
 log = structlog.get_logger("taskapp.http")
@@ -52,7 +53,7 @@ class Outbox:
 
 
 @dataclass(eq=False, slots=True)
-class HttpChannel:
+class HttpChannel(Channel):
     """The Channel a session's Peer reads and writes."""
 
     inbox_send: MemoryObjectSendStream[bytes] = field(init=False)
@@ -69,11 +70,6 @@ class HttpChannel:
 
     async def receive(self) -> bytes:
         return await self.inbox.receive()
-
-    backlogged = False
-
-    async def flush(self) -> None:
-        return None
 
     async def send(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False

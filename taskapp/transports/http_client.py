@@ -12,12 +12,13 @@ import pydantic_core
 import structlog
 from anyio.abc import TaskGroup
 
+from ..sessions.channel import Channel
 from ..wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
 
 log = structlog.get_logger("taskapp.client")
 
 
-class HttpClientChannel:
+class HttpClientChannel(Channel):
     """A Channel to an MCP endpoint. POSTs run concurrently (a `tasks/result` may stay
     open for long); once the session exists, a GET stream takes what is unrelated."""
 
@@ -44,11 +45,6 @@ class HttpClientChannel:
     ) -> bool:
         self._tg.start_soon(self._post, data)  # each message its own POST
         return True
-
-    backlogged = False
-
-    async def flush(self) -> None:
-        return None
 
     def _headers(self) -> dict[str, str]:
         headers = {

@@ -24,9 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..auth import Principal
+from ..sessions.peer import Peer
 from ..sessions.server import ServerSession
 from ..wire import mcp2026
-from ..wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError, Peer
+from ..wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
 from .http_channel import HttpChannel, Outbox
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..wire.jsonrpc import MessageTooLargeError, RequestId, receive_each
+from ..sessions.channel import Channel, MessageTooLargeError, receive_each
+from ..wire.jsonrpc import RequestId
 
 DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
 _CHUNK = 256 * 1024
@@ -174,7 +175,7 @@ def _asyncio_running() -> bool:
     return True
 
 
-class FdChannel:
+class FdChannel(Channel):
     """Newline-delimited JSON-RPC over two file descriptors (the stdio transport).
 
     Pipes are read and written without threads (the event loop waits on the fd);
@@ -330,7 +331,7 @@ class FdChannel:
             self._reader.close()
 
 
-class StreamChannel:
+class StreamChannel(Channel):
     """Newline-delimited JSON-RPC over anyio byte streams (a subprocess's pipes, a socket)."""
 
     def __init__(
@@ -356,16 +357,6 @@ class StreamChannel:
                 self._lines.end()
         return line
 
-    def send_nowait(
-        self, data: bytes, *, related: RequestId | None = None, final: bool = False
-    ) -> bool:
-        return False
-
-    backlogged = False
-
-    async def flush(self) -> None:
-        return None
-
     async def send(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False
     ) -> None:
@@ -375,7 +366,7 @@ class StreamChannel:
         await self._send.aclose()
 
 
-class MemoryChannel:
+class MemoryChannel(Channel):
     """One end of an in-memory connection; `memory_pair()` makes two that talk to each other."""
 
     def __init__(
@@ -392,11 +383,6 @@ class MemoryChannel:
     ) -> bool:
         self._send.send_nowait(data)  # unbounded: never blocks
         return True
-
-    backlogged = False
-
-    async def flush(self) -> None:
-        return None
 
     async def send(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False
