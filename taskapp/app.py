@@ -26,6 +26,7 @@ from .sessions.channel import Channel
 from .sessions.peer import Peer
 from .sessions.replay import StateSigner
 from .sessions.server import ServerSession
+from .sessions.spec import ServerSpec
 from .stores import TaskStore, open_store
 from .stores.base import WorkQueue
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
@@ -170,6 +171,21 @@ class TaskApp:
 
     # -- serving ---------------------------------------------------------------
 
+    def spec(self) -> ServerSpec:
+        """The frozen description of this server that its sessions and transports get
+        (they never see the app itself)."""
+        return ServerSpec(
+            name=self.name,
+            version=self.version,
+            instructions=self.instructions,
+            tools=self.tools,
+            tools_page=self.tools_page,
+            page_size=self.page_size,
+            state_signer=self.state_signer,
+            auth=self.auth,
+            running=self.running,
+        )
+
     @asynccontextmanager
     async def running(self, store: TaskStore | str | None = None) -> AsyncIterator[TaskEngine]:
         """Start the engine (and its store) for as long as the block lasts."""
@@ -188,7 +204,7 @@ class TaskApp:
         self, channel: Channel, engine: TaskEngine, *, owner: str | None = None
     ) -> None:
         """Serve one client over `channel` until it ends. Its tasks belong to `owner`."""
-        session = ServerSession(self, engine, owner=owner)
+        session = ServerSession(self.spec(), engine, owner=owner)
         await session.serve(
             lambda s: Peer(channel, s.on_request, s.on_notification, answer_now=s.answer_now)
         )
@@ -213,7 +229,7 @@ class TaskApp:
         """
         from .transports.http import HttpTransport
 
-        return HttpTransport(self, path=path, allowed_origins=allowed_origins).asgi()
+        return HttpTransport(self.spec(), path=path, allowed_origins=allowed_origins).asgi()
 
     def run(
         self,
@@ -246,7 +262,7 @@ class TaskApp:
 
             ensure_stderr_logging()
             serve_http(
-                self, host=host, port=port, path=path, allowed_origins=allowed_origins,
+                self.spec(), host=host, port=port, path=path, allowed_origins=allowed_origins,
                 loop="uvloop" if options else "asyncio",
             )  # fmt: skip
         else:

@@ -350,7 +350,7 @@ async def test_a_batch_or_non_object_is_400_invalid_request(body: bytes) -> None
 
 
 async def test_a_body_over_the_limit_is_413() -> None:
-    asgi = HttpTransport(make_app(), max_body_bytes=1000).asgi()
+    asgi = HttpTransport(make_app().spec(), max_body_bytes=1000).asgi()
     async with serving(asgi) as client:
         session = await open_session(client)
         padding = "x" * 1000

@@ -432,7 +432,7 @@ async def test_a_2025_session_and_a_2026_client_at_the_same_time() -> None:
     """versioning: "A dual-era server MAY serve both eras concurrently on the same
     endpoint"; "An initialize request selects legacy semantics, scoped to ... the session
     (HTTP)". Modern POSTs open no session."""
-    transport = HttpTransport(build().app)
+    transport = HttpTransport(build().app.spec())
     async with serving(transport.asgi()) as client:
         legacy = await open_session(client)
         modern = Modern(client)
@@ -534,7 +534,7 @@ async def test_subscriptions_listen_streams_task_notifications() -> None:
     first message"; "All notifications delivered on the stream carry
     io.modelcontextprotocol/subscriptionId in _meta"; at shutdown "it SHOULD respond to the
     original subscriptions/listen request with a completion result before closing"."""
-    transport = HttpTransport(build().app)
+    transport = HttpTransport(build().app.spec())
     async with live(transport) as client:
         modern = Modern(client)
         created = await modern.result(
@@ -585,7 +585,7 @@ async def test_subscriptions_listen_streams_task_notifications() -> None:
 async def test_a_quiet_subscription_gets_keep_alive_comments() -> None:
     """ "For long-lived streams ... servers are encouraged to periodically emit an SSE
     comment line (a line beginning with a colon ...) as a keep-alive"."""
-    transport = HttpTransport(build().app)
+    transport = HttpTransport(build().app.spec())
     transport.modern.keepalive_s = 0.05
     listen = {"_meta": meta(), "notifications": {}}
     async with live(transport) as client, client.stream(
@@ -609,7 +609,7 @@ async def test_closing_the_stream_cancels_the_request() -> None:
     """ "Closing the SSE response stream MUST be treated by the server as cancellation of
     that request." (Cancellation)"""
     harness = build()
-    async with live(HttpTransport(harness.app)) as client:
+    async with live(HttpTransport(harness.app.spec())) as client:
         params = {"_meta": meta(progressToken="t"), "name": "hang", "arguments": {}}
         async with client.stream(
             "POST", "/mcp", content=body(1, "tools/call", params),

@@ -42,7 +42,7 @@ def _nostatus() -> None:
 
     def on_status(self: ServerSession, record: TaskRecord) -> None:
         if record.terminal:
-            self._progress_tokens.pop(record.task_id, None)
+            self.progress_tokens.pop(record.task_id, None)
             return
         original(self, record)
 

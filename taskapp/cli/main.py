@@ -19,10 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import call as _cli_call
-from . import inspect as _cli_inspect
-from . import run as _cli_run
-from . import tasks as _cli_tasks
+from . import call, inspect, run, tasks
 from .common import EXIT_FAILED as EXIT_FAILED
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -50,10 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"taskapp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _cli_run.add_parsers(commands)
-    _cli_call.add_parser(commands)
-    _cli_inspect.add_parser(commands)
-    _cli_tasks.add_parser(commands)
+    run.add_parsers(commands)
+    call.add_parser(commands)
+    inspect.add_parser(commands)
+    tasks.add_parser(commands)
     return parser
 
 
@@ -64,11 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     commands = {
-        "run": _cli_run.run,
-        "worker": _cli_run.work,
-        "call": _cli_call.run,
-        "inspect": _cli_inspect.run,
-        "tasks": _cli_tasks.run,
+        "run": run.run,
+        "worker": run.work,
+        "call": call.run,
+        "inspect": inspect.run,
+        "tasks": tasks.run,
     }
     try:
         return commands[args.command](args)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import structlog
 
+from ..context import TaskContext
 from ..engine import TaskTerminalError
 from ..engine import invoke as _invoke
 from ..records import ErrorOutcome, TaskRecord, ToolOutcome
@@ -24,10 +25,8 @@ from ..wire import mcp2025
 from ..wire import mcp2026 as m
 from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
 from . import replay as _replay
-
-if TYPE_CHECKING:
-    from ..context import LogLevel
-    from .server import ServerSession
+from .base import Session
+from .inline import InlineBackend, limited
 
 log = structlog.get_logger("taskapp.session")
 
@@ -38,11 +37,11 @@ CREATE_CONSISTENCY_S = 10.0
 
 
 class ModernMethods:
-    """Answers modern requests for one `ServerSession` (its app, engine, owner and peer)."""
+    """Answers modern requests for one session (its spec, engine, owner and peer)."""
 
-    def __init__(self, session: ServerSession, *, versions: tuple[str, ...]) -> None:
+    def __init__(self, session: Session, *, versions: tuple[str, ...]) -> None:
         self.session = session
-        self.app = session.app
+        self.spec = session.spec
         self.engine = session.engine
         #: What `server/discover` offers: on stdio, a connection that opened modern stays so.
         self.versions = versions
@@ -58,7 +57,7 @@ class ModernMethods:
 
     @property
     def server_info(self) -> dict[str, Any]:
-        return {"name": self.app.name, "version": self.app.version}
+        return self.spec.server_info
 
     async def handle(self, request: Request) -> dict[str, Any]:
         handler = self._handlers.get(request.method)
@@ -85,19 +84,19 @@ class ModernMethods:
             "ttlMs": 0,  # cheap to ask again; a redeploy may change the tools
             "cacheScope": "public",
         }
-        if self.app.instructions:
-            result["instructions"] = self.app.instructions
+        if self.spec.instructions:
+            result["instructions"] = self.spec.instructions
         return result
 
     async def _tools_list(self, request: Request, env: m.Envelope) -> dict[str, Any]:
         cursor = mcp2025.parse(mcp2025.CursorParams, request.params).cursor
         # No `execution.taskSupport` here: in the extension the server decides per call.
-        page = self.app.tools_page(cursor, with_tasks=False)
+        page = self.spec.tools_page(cursor, with_tasks=False)
         return {**page, "ttlMs": 0, "cacheScope": "public"}
 
     async def _tools_call(self, request: Request, env: m.Envelope) -> dict[str, Any]:
         params = mcp2025.parse(mcp2025.CallToolParams, request.params)  # `task` is ignored
-        tool = self.app.tools.get(params.name)
+        tool = self.spec.tools.get(params.name)
         if tool is None:
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         if tool.mode != "forbidden" and env.takes_tasks:
@@ -111,8 +110,6 @@ class ModernMethods:
     async def _create_task(
         self, tool: ToolDef, arguments: dict[str, Any] | None, env: m.Envelope
     ) -> dict[str, Any]:
-        from .server import limited
-
         # Shielded: once the record exists it must be started, whatever the client does.
         with anyio.CancelScope(shield=True), limited:
             record, start = await self.engine.create(
@@ -146,9 +143,6 @@ class ModernMethods:
         params: dict[str, Any],
         env: m.Envelope,
     ) -> dict[str, Any]:
-        from ..context import TaskContext
-        from .server import InlineBackend
-
         prepared = _invoke.prepare(tool, arguments)
         if isinstance(prepared, ToolOutcome):
             return mcp2025.call_tool_result(prepared)
@@ -288,10 +282,3 @@ class ModernMethods:
 
 def _not_found(task_id: str) -> JsonRpcError:
     return JsonRpcError(INVALID_PARAMS, f"Failed to retrieve task: Task not found ({task_id})")
-
-
-def log_allowed(level: LogLevel, threshold: str | None) -> bool:
-    """In 2026-07-28 a request opts in to log notifications with `_meta` logLevel."""
-    if threshold is None:
-        return False
-    return mcp2025.LOG_LEVELS.index(level) >= mcp2025.LOG_LEVELS.index(threshold)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import pydantic_core
@@ -24,20 +24,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ..auth import Principal
+from ..engine import TaskEngine
 from ..sessions.peer import Peer
 from ..sessions.server import ServerSession
+from ..sessions.spec import ServerSpec
 from ..wire import mcp2026
 from ..wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
 from .http_channel import HttpChannel, Outbox
-
-if TYPE_CHECKING:
-    from ..app import TaskApp
-    from ..engine import TaskEngine
+from .http_common import SESSION_HEADER, VERSION_HEADER
 
 log = structlog.get_logger("taskapp.http")
 
-SESSION_HEADER = "mcp-session-id"
-VERSION_HEADER = "mcp-protocol-version"
 METHOD_HEADER = "mcp-method"
 NAME_HEADER = "mcp-name"
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps idle streams past intermediaries
@@ -136,8 +133,8 @@ def refusal(status: int, request_id: Any, error: JsonRpcError) -> Response:
 class ModernPosts:
     """Serves sessionless 2026-07-28 POSTs for an `HttpTransport` while it runs."""
 
-    def __init__(self, app: TaskApp) -> None:
-        self.app = app
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
         self.engine: TaskEngine | None = None
         self.ending: anyio.Event | None = None
         self.keepalive_s = KEEPALIVE_S
@@ -179,7 +176,7 @@ class ModernPosts:
         if self.engine is None or self.ending is None:
             raise RuntimeError("the HTTP transport is not running: serve it with its lifespan")
         owner = f"principal:{principal.subject}" if principal else None
-        server = _ExchangeSession(self.app, self.engine, owner=owner, ending=self.ending)
+        server = _ExchangeSession(self.spec, self.engine, owner=owner, ending=self.ending)
         return Exchange(server, message["id"], body, keepalive_s=self.keepalive_s)
 
 
@@ -189,10 +186,10 @@ class _ExchangeSession(ServerSession):
     the request instead."""
 
     def __init__(
-        self, app: TaskApp, engine: TaskEngine, *, owner: str | None, ending: anyio.Event
+        self, spec: ServerSpec, engine: TaskEngine, *, owner: str | None, ending: anyio.Event
     ) -> None:
         super().__init__(
-            app, engine, owner=owner, era="modern", modern_versions=mcp2026.ALL_VERSIONS
+            spec, engine, owner=owner, era="modern", modern_versions=mcp2026.ALL_VERSIONS
         )
         self._ending = ending
 

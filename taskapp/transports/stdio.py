@@ -223,7 +223,7 @@ class FdChannel(Channel):
         on_message: Callable[[bytes], None],
         on_oversized: Callable[[MessageTooLargeError], None],
     ) -> None:
-        """Hand each message over as it arrives, until the input ends (jsonrpc.Delivering).
+        """Hand each message over as it arrives, until the input ends (sessions.channel.Delivering).
 
         On asyncio with a pipe, from the event loop's read callback: a message is handled
         in the loop turn that read it. Otherwise, a loop over `receive`. An exception from

@@ -1,0 +1,92 @@
+"""A tool called without a task: its context backend, straight to the session.
+
+(Issue 17, stage 2: the two inline calls, `LegacyMethods.call_inline` and
+`ModernMethods._call_inline`, become one here.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import structlog
+
+from .. import _input
+from ..context import LogLevel
+from ..engine import TaskLimitError
+from ..wire import mcp2025
+from ..wire.jsonrpc import SERVER_ERROR, JsonRpcError
+from .base import Session
+
+log = structlog.get_logger("taskapp.session")
+
+
+class _Limited:
+    """S-52: a requestor over its task limit gets a JSON-RPC error, not a task.
+
+    A class rather than a generator: it is entered on every task creation, on the
+    critical path of a round trip, where a generator-based context manager costs ~1 us.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if isinstance(exc, TaskLimitError):
+            raise JsonRpcError(SERVER_ERROR, str(exc)) from None
+
+
+limited = _Limited()
+
+
+def log_allowed(level: LogLevel, threshold: str | None) -> bool:
+    """In 2026-07-28 a request opts in to log notifications with `_meta` logLevel."""
+    if threshold is None:
+        return False
+    return mcp2025.LOG_LEVELS.index(level) >= mcp2025.LOG_LEVELS.index(threshold)
+
+
+class InlineBackend:
+    """The context backend of a tool called without a task: straight to this session.
+
+    `log_level` is a 2026-07-28 request's own opt-in: "" (the default) means the
+    session's `logging/setLevel`; None means no log notifications at all.
+    """
+
+    __slots__ = ("_level", "_session", "_token")
+
+    def __init__(
+        self, session: Session, token: str | int | None, *, log_level: str | None = ""
+    ) -> None:
+        self._session = session
+        self._token = token
+        self._level = log_level
+
+    async def update_status(self, message: str) -> None:
+        # A status message belongs to a task; inline calls have none to carry it.
+        log.debug("status outside a task", message=message)
+
+    async def report_progress(
+        self, progress: float, total: float | None, message: str | None
+    ) -> None:
+        if self._token is not None:
+            self._session.send_progress(self._token, progress, total, message)
+        await anyio.lowlevel.checkpoint()
+
+    async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
+        if self._level == "":
+            self._session.send_log(level, data, logger)
+        elif log_allowed(level, self._level):
+            self._session.send_log(level, data, logger, threshold=self._level)
+        await anyio.lowlevel.checkpoint()
+
+    async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        _input.require_capability(self._session.client_capabilities, method, params)
+        try:
+            return await self._session.ask_client(method, params)
+        except JsonRpcError as exc:
+            raise _input.refused(method, exc.to_json()) from None
