@@ -18,7 +18,8 @@ from ._client_tasks import ClientTasks
 from ._version import __version__
 from .sessions.channel import Channel
 from .sessions.peer import Peer
-from .transports.stdio import StreamChannel, memory_pair
+from .transports.lines import StreamChannel
+from .transports.memory import memory_pair
 from .wire.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Reply, Request
 from .wire.mcp2025 import LATEST
 from .wire.models import CallToolResult, CreateTaskResult, ListTasksResult, Task, ToolInfo

@@ -11,7 +11,7 @@ import anyio
 import pydantic_core
 
 from taskapp import TaskApp
-from taskapp.transports.stdio import MemoryChannel, memory_pair
+from taskapp.transports.memory import MemoryChannel, memory_pair
 
 INIT_PARAMS: dict[str, Any] = {
     "protocolVersion": "2025-11-25",

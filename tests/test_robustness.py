@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from taskapp import MemoryStore, TaskApp, TaskStatus
-from taskapp.transports.stdio import memory_pair
+from taskapp.transports.memory import memory_pair
 
 from .raw import INIT_PARAMS, RawConnection, raw_connection
 from .robust_app import Probe, make_app

@@ -1,9 +1,8 @@
-"""Channels that carry one JSON-RPC message at a time: stdio (newline-delimited) and in-memory."""
+"""The stdio transport: newline-delimited JSON-RPC over two file descriptors (`FdChannel`)."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import stat
 import sys
@@ -11,14 +10,10 @@ from collections.abc import Callable
 from typing import cast
 
 import anyio
-from anyio.abc import ByteReceiveStream, ByteSendStream
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..sessions.channel import Channel, MessageTooLargeError, receive_each
 from ..wire.jsonrpc import RequestId
-
-DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
-_CHUNK = 256 * 1024
+from .lines import CHUNK, DEFAULT_MAX_MESSAGE_BYTES, Lines
 
 
 def _nonblocking_ok(fd: int) -> bool:
@@ -48,51 +43,6 @@ def _nonblocking_ok(fd: int) -> bool:
     return True
 
 
-class _Lines:
-    """Splits a byte stream into newline-delimited messages, skipping blank lines.
-
-    A message over the limit is dropped as it streams in (memory stays bounded)
-    and reported once its end arrives, so the reader can answer it and go on.
-    """
-
-    __slots__ = ("_buf", "_discarding", "_max", "_scan")
-
-    def __init__(self, max_bytes: int) -> None:
-        self._buf = bytearray()
-        self._scan = 0
-        self._max = max_bytes
-        self._discarding = False
-
-    def pop(self) -> bytes | None:
-        while (newline := self._buf.find(b"\n", self._scan)) >= 0:
-            too_long = self._discarding or newline > self._max
-            line = b"" if too_long else bytes(self._buf[:newline]).rstrip(b"\r")
-            del self._buf[: newline + 1]  # O(1): bytearray trims its front in place
-            self._scan = 0
-            if too_long:
-                self._discarding = False
-                raise MessageTooLargeError(f"message longer than {self._max} bytes")
-            if line.strip():
-                return line
-        self._scan = len(self._buf)
-        if len(self._buf) > self._max:
-            self._discarding = True
-            self._buf.clear()
-            self._scan = 0
-        return None
-
-    def feed(self, chunk: bytes) -> None:
-        self._buf.extend(chunk)
-
-    def __len__(self) -> int:
-        return len(self._buf)
-
-    def end(self) -> None:
-        """At end of input, a last message without a newline still counts."""
-        if self._buf.strip() and not self._discarding:
-            self._buf.extend(b"\n")
-
-
 class _LoopReader(asyncio.Protocol):
     """Reads a pipe from the event loop's own readiness callbacks (asyncio only).
 
@@ -100,13 +50,13 @@ class _LoopReader(asyncio.Protocol):
     `anyio.wait_readable` does (two `epoll_ctl` calls and a future each time: about
     40 us, paid on every request a client sends). What arrives goes straight into the
     channel's line buffer; reading pauses while whole lines wait there and the buffer
-    is over `_CHUNK`, so a client that sends faster than we answer is held back by the pipe.
+    is over `CHUNK`, so a client that sends faster than we answer is held back by the pipe.
 
     With a `sink` (FdChannel.deliver), what arrives is handed over at once instead: no
     whole line waits in the buffer, and no task is woken.
     """
 
-    def __init__(self, lines: _Lines) -> None:
+    def __init__(self, lines: Lines) -> None:
         self._lines = lines
         self._transport: asyncio.ReadTransport | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -115,7 +65,7 @@ class _LoopReader(asyncio.Protocol):
         self.sink: Callable[[], None] | None = None
 
     @classmethod
-    async def open(cls, fd: int, lines: _Lines) -> _LoopReader:
+    async def open(cls, fd: int, lines: Lines) -> _LoopReader:
         loop = asyncio.get_running_loop()
         pipe = os.fdopen(fd, "rb", buffering=0, closefd=False)
         _, reader = await loop.connect_read_pipe(lambda: cls(lines), pipe)
@@ -130,7 +80,7 @@ class _LoopReader(asyncio.Protocol):
         if self.sink is not None:
             self.sink()
             return
-        if len(self._lines) > _CHUNK and self._transport is not None:
+        if len(self._lines) > CHUNK and self._transport is not None:
             self._transport.pause_reading()
             self._paused = True
         self.wake()
@@ -187,7 +137,7 @@ class FdChannel(Channel):
     ) -> None:
         self._rfd = read_fd
         self._wfd = write_fd
-        self._lines = _Lines(max_message_bytes)
+        self._lines = Lines(max_message_bytes)
         self._eof = False
         self._tail = memoryview(b"")
         self._r_async = _nonblocking_ok(read_fd)
@@ -277,12 +227,10 @@ class FdChannel(Channel):
 
     async def _read(self) -> bytes:
         if not self._r_async:
-            return await anyio.to_thread.run_sync(
-                os.read, self._rfd, _CHUNK, abandon_on_cancel=True
-            )
+            return await anyio.to_thread.run_sync(os.read, self._rfd, CHUNK, abandon_on_cancel=True)
         while True:
             try:
-                return os.read(self._rfd, _CHUNK)
+                return os.read(self._rfd, CHUNK)
             except BlockingIOError:
                 await anyio.wait_readable(self._rfd)
 
@@ -329,72 +277,3 @@ class FdChannel(Channel):
     async def aclose(self) -> None:
         if self._reader is not None:
             self._reader.close()
-
-
-class StreamChannel(Channel):
-    """Newline-delimited JSON-RPC over anyio byte streams (a subprocess's pipes, a socket)."""
-
-    def __init__(
-        self,
-        receive: ByteReceiveStream,
-        send: ByteSendStream,
-        *,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    ) -> None:
-        self._receive = receive
-        self._send = send
-        self._lines = _Lines(max_message_bytes)
-        self._eof = False
-
-    async def receive(self) -> bytes:
-        while (line := self._lines.pop()) is None:
-            if self._eof:
-                raise anyio.EndOfStream
-            try:
-                self._lines.feed(await self._receive.receive(_CHUNK))
-            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                self._eof = True
-                self._lines.end()
-        return line
-
-    async def send(
-        self, data: bytes, *, related: RequestId | None = None, final: bool = False
-    ) -> None:
-        await self._send.send(data + b"\n")
-
-    async def aclose(self) -> None:
-        await self._send.aclose()
-
-
-class MemoryChannel(Channel):
-    """One end of an in-memory connection; `memory_pair()` makes two that talk to each other."""
-
-    def __init__(
-        self, send: MemoryObjectSendStream[bytes], receive: MemoryObjectReceiveStream[bytes]
-    ) -> None:
-        self._send = send
-        self._receive = receive
-
-    async def receive(self) -> bytes:
-        return await self._receive.receive()
-
-    def send_nowait(
-        self, data: bytes, *, related: RequestId | None = None, final: bool = False
-    ) -> bool:
-        self._send.send_nowait(data)  # unbounded: never blocks
-        return True
-
-    async def send(
-        self, data: bytes, *, related: RequestId | None = None, final: bool = False
-    ) -> None:
-        await self._send.send(data)
-
-    async def aclose(self) -> None:
-        self._send.close()
-        self._receive.close()
-
-
-def memory_pair() -> tuple[MemoryChannel, MemoryChannel]:
-    a_send, b_receive = anyio.create_memory_object_stream[bytes](math.inf)
-    b_send, a_receive = anyio.create_memory_object_stream[bytes](math.inf)
-    return MemoryChannel(a_send, a_receive), MemoryChannel(b_send, b_receive)
