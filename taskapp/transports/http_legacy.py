@@ -38,6 +38,8 @@ _STREAMED = frozenset({"tools/call", "tasks/result"})
 
 @dataclass(eq=False, slots=True)
 class HttpSession:
+    """One 2025-11-25 session: its id, who opened it, its channel and its MCP session."""
+
     id: str
     principal: Principal | None
     channel: HttpChannel
@@ -63,6 +65,7 @@ class LegacySessions:
         self._engine = self._tg = None
 
     def find(self, request: Request, principal: Principal | None) -> HttpSession | Response:
+        """The session the request's Mcp-Session-Id names, or the error response."""
         session_id = request.headers.get(SESSION_HEADER)
         if session_id is None:
             return problem(
@@ -84,6 +87,7 @@ class LegacySessions:
         return session
 
     def open(self, principal: Principal | None) -> HttpSession:
+        """A new session (for an `initialize`), served until it closes."""
         if self._engine is None or self._tg is None:
             raise RuntimeError("the HTTP transport is not running: serve it with its lifespan")
         session_id = secrets.token_urlsafe(32)
@@ -105,6 +109,7 @@ class LegacySessions:
             self.by_id.pop(session.id, None)
 
     async def answer(self, session: HttpSession, message: dict[str, Any], body: bytes) -> Response:
+        """A request POSTed to a session: its answer as JSON, or an SSE stream of it."""
         request_id = message["id"]
         if request_id in session.channel.streams:
             return problem(400, INVALID_REQUEST, f"Invalid request: id {request_id!r} is in use")
@@ -148,6 +153,7 @@ class LegacySessions:
             box.release()
 
     def get(self, request: Request, session: HttpSession) -> Response:
+        """GET: the session's stream for what belongs to no request."""
         if "text/event-stream" not in request.headers.get("accept", ""):
             return problem(406, INVALID_REQUEST, "Not acceptable: accept text/event-stream")
         if session.channel.standalone is not None:
@@ -169,6 +175,7 @@ class LegacySessions:
             await self.close(session)
 
     async def close(self, session: HttpSession) -> None:
+        """DELETE (or shutdown): end the session; its tasks go on."""
         self.by_id.pop(session.id, None)
         await session.channel.aclose()
         log.info("session closed", session=session.id[:8])
