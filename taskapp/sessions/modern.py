@@ -184,7 +184,7 @@ class ModernMethods:
         try:
             return await self.engine.get(task_id, self.session.owner)
         except TaskNotFoundError:
-            raise _not_found(task_id) from None
+            raise mcp2025.task_not_found(task_id) from None
 
     async def detailed(self, record: TaskRecord) -> dict[str, Any]:
         pending = None
@@ -220,7 +220,7 @@ class ModernMethods:
         except TaskTerminalError:
             pass  # an acknowledgement, not a promise: the task had already ended
         except TaskNotFoundError:
-            raise _not_found(record.task_id) from None
+            raise mcp2025.task_not_found(record.task_id) from None
         return {}
 
     # -- subscriptions ---------------------------------------------------------------
@@ -278,7 +278,3 @@ class ModernMethods:
             if task != last:  # a bare version bump (a question handed back) is no news
                 self.session.notify("notifications/tasks", {**task, "_meta": sub})
                 last = task
-
-
-def _not_found(task_id: str) -> JsonRpcError:
-    return JsonRpcError(INVALID_PARAMS, f"Failed to retrieve task: Task not found ({task_id})")

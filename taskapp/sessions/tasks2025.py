@@ -60,7 +60,7 @@ class TaskMethods:
         try:
             return await self.engine.get(task_id, self.owner)
         except TaskNotFoundError:
-            raise not_found(task_id) from None
+            raise w.task_not_found(task_id) from None
 
     async def get(self, request: Request) -> dict[str, Any]:
         return w.task_json(await self._record(request))
@@ -72,7 +72,7 @@ class TaskMethods:
         try:
             return self.engine.get_now(task_id, self.owner)
         except TaskNotFoundError:
-            raise not_found(task_id) from None
+            raise w.task_not_found(task_id) from None
 
     def get_now(self, request: Request) -> dict[str, Any]:
         return w.task_json(self._record_now(request))
@@ -105,7 +105,7 @@ class TaskMethods:
                 record = changed
             deliveries.cancel_scope.cancel()  # the task ended: its questions are moot
         if expired:
-            raise not_found(record.task_id, expired=True)
+            raise w.task_not_found(record.task_id, expired=True)
         log.info("task result retrieved", task_id=record.task_id, owner=self.owner)  # S-53
         return result_of(record)
 
@@ -143,7 +143,7 @@ class TaskMethods:
         try:
             record = await self.engine.cancel(record.task_id, self.owner)
         except TaskNotFoundError:
-            raise not_found(record.task_id) from None
+            raise w.task_not_found(record.task_id) from None
         except TaskTerminalError as exc:
             raise JsonRpcError(
                 INVALID_PARAMS,
@@ -162,8 +162,3 @@ def result_of(record: TaskRecord) -> dict[str, Any]:
         return {**outcome.result, "_meta": {**(outcome.result.get("_meta") or {}), **meta}}
     assert outcome is not None, "a terminal task always has an outcome"
     return w.call_tool_result(outcome, meta=meta)
-
-
-def not_found(task_id: str, *, expired: bool = False) -> JsonRpcError:
-    reason = "Task has expired" if expired else "Task not found"
-    return JsonRpcError(INVALID_PARAMS, f"Failed to retrieve task: {reason} ({task_id})")

@@ -87,6 +87,13 @@ def parse(model: type[ModelT], params: dict[str, Any]) -> ModelT:
         raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {problems}") from None
 
 
+def task_not_found(task_id: str, *, expired: bool = False) -> JsonRpcError:
+    """The error for a task that is missing, expired or another requestor's (S-47), in
+    both dialects: they must not tell the three apart."""
+    reason = "Task has expired" if expired else "Task not found"
+    return JsonRpcError(INVALID_PARAMS, f"Failed to retrieve task: {reason} ({task_id})")
+
+
 def task_id_of(params: dict[str, Any]) -> str:
     """The `taskId` of tasks/get, tasks/result or tasks/cancel params, as TaskIdParams
     reads it. A string, which is what clients send, is taken as it is (this runs on every
