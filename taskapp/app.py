@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import gc
-import importlib.util
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -19,6 +15,7 @@ import anyio
 import structlog
 
 from ._logging import ensure_stderr_logging
+from ._loop import EventLoop, backend_options, loop_name, settle_gc
 from .auth import Auth, TokenVerifier, as_auth
 from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
 from .errors import RegistrationError
@@ -215,8 +212,8 @@ class TaskApp:
         channel = FdChannel(0, 1)
         try:
             async with self.running(store) as engine:
-                _settle_gc()
-                log.info("serving on stdio", app=self.name, loop=_loop_name())
+                settle_gc()
+                log.info("serving on stdio", app=self.name, loop=loop_name())
                 await self.serve_channel(channel, engine)
         finally:
             await channel.aclose()
@@ -319,41 +316,6 @@ async def _second_signal(signals: AsyncIterator[int], scope: anyio.CancelScope) 
         log.warning("second signal: interrupting now", signal=signal.Signals(signum).name)
         scope.cancel()
         return
-
-
-EventLoop = Literal["auto", "asyncio", "uvloop"]
-
-
-def backend_options(loop: EventLoop) -> dict[str, Any]:
-    """anyio's asyncio-backend options for `loop` ("auto": uvloop if it is installed).
-
-    uvloop runs the event loop's own work (waking on a pipe, running callbacks) in C:
-    about 14 us less per request on stdio (bench/RESULTS.md)."""
-    if loop not in ("auto", "asyncio", "uvloop"):
-        raise ValueError(f"unknown event loop {loop!r}: use 'auto', 'asyncio' or 'uvloop'")
-    if loop == "asyncio":
-        return {}
-    if sys.platform == "win32" or importlib.util.find_spec("uvloop") is None:
-        if loop == "uvloop":
-            raise ValueError("the uvloop event loop needs uvloop: pip install 'taskapp[uvloop]'")
-        return {}
-    return {"use_uvloop": True}
-
-
-def _loop_name() -> str:
-    """The running event loop's name: uvloop or asyncio (trio on anyio's other backend)."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return "trio"
-    return type(loop).__module__.partition(".")[0]
-
-
-def _settle_gc() -> None:
-    """Move what start-up made (modules, schemas) out of the collector's way: with many
-    live tasks, full collections that walk it all would pause the event loop."""
-    gc.collect()
-    gc.freeze()
 
 
 def _require_work_queue(store: TaskStore) -> None:

@@ -18,7 +18,7 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 
 from taskapp import cli
-from taskapp.app import backend_options
+from taskapp._loop import backend_options
 
 from .official_client import TIMEOUT, related_task_id, text_of
 
