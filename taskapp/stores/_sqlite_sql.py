@@ -1,5 +1,7 @@
-"""The SQLite store's statements: a function per store operation, run in the store's
-thread on its connection, and the mapping between rows and records."""
+"""The SQLite store's SQL: one function per store operation, and rows to records and back.
+
+Each function takes the store's connection and runs in the store's worker thread.
+"""
 
 from __future__ import annotations
 
