@@ -14,8 +14,7 @@ from typing import Any
 
 import anyio
 
-from taskapp.records import TaskRecord, apply_update
-from taskapp.stores.base import InvalidCursorError, TaskNotFoundError
+from taskapp.stores import InvalidCursorError, TaskNotFoundError, TaskRecord, apply_update
 
 
 class DictStore:

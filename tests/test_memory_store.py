@@ -21,7 +21,6 @@ from taskapp.records import (
     TaskStatus,
     ToolOutcome,
     apply_update,
-    assemble,
     can_transition,
     is_terminal,
     outcome_from_json,
@@ -108,29 +107,40 @@ def test_apply_update_changes_version_time_and_what_was_asked() -> None:
     assert record.status_message == "before"
 
 
-def test_assemble_takes_every_field_of_a_record_in_order() -> None:
-    # A field added to TaskRecord must be added to assemble too, at the same place.
-    names = [field.name for field in dataclasses.fields(TaskRecord)]
-    assert list(inspect.signature(assemble).parameters) == names
+def test_a_record_is_built_from_every_field_in_order() -> None:
+    # TaskRecord writes its slots itself: a field added must be added to __init__ too,
+    # at the same place and with the same default.
+    fields = dataclasses.fields(TaskRecord)
+    parameters = list(inspect.signature(TaskRecord).parameters.values())
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    for parameter, field in zip(parameters, fields, strict=True):
+        if field.default is not dataclasses.MISSING:
+            assert parameter.default == field.default, field.name
 
 
-def test_an_assembled_record_is_a_task_record_like_any_other() -> None:
-    full = dataclasses.replace(
-        make_record(owner="alice"),
-        status_message="m",
-        outcome=ToolOutcome(content=[]),
-        version=3,
-        client_capabilities={"elicitation": {}},
-        runner="r1",
-        lease_until=NOW + 30,
+def test_a_record_built_positionally_holds_each_value_in_its_field_and_is_frozen() -> None:
+    values: list[Any] = [
+        "t1", S.INPUT_REQUIRED, NOW, NOW + 1, 60_000, "add", {"a": 1}, "alice", 500, "m",
+        ToolOutcome(content=[]), 3, {"elicitation": {}}, "r1", NOW + 30,
+    ]  # fmt: skip
+    record = TaskRecord(*values)
+    assert [getattr(record, f.name) for f in dataclasses.fields(TaskRecord)] == values
+    assert record == TaskRecord(
+        **{f.name: v for f, v in zip(dataclasses.fields(TaskRecord), values, strict=True)}
     )
-    values = [getattr(full, field.name) for field in dataclasses.fields(TaskRecord)]
-    record = assemble(*values)
-    assert type(record) is TaskRecord
-    assert record == full
     assert dataclasses.replace(record, version=4).version == 4
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.version = 5  # type: ignore[misc]
+
+
+def test_each_record_gets_its_own_empty_arguments() -> None:
+    first = TaskRecord("t1", S.WORKING, NOW, NOW, None, "add")
+    second = TaskRecord("t2", S.WORKING, NOW, NOW, None, "add")
+    assert first.arguments == {}
+    assert first.arguments is not second.arguments
+    assert first.owner is None
+    assert first.version == 0
+    assert first.lease_until is None
 
 
 def test_record_expiry() -> None:

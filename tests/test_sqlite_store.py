@@ -18,8 +18,7 @@ import pytest
 
 from taskapp import TaskApp
 from taskapp.records import TaskRecord, TaskStatus, ToolOutcome, record_to_json
-from taskapp.stores import open_store
-from taskapp.stores import sqlite as sqlite_module
+from taskapp.stores import _sqlite_schema, _sqlite_sql, open_store
 from taskapp.stores.sqlite import SchemaVersionError, SQLiteStore
 from taskapp.testing import NOW, listed, make_record
 
@@ -60,7 +59,7 @@ async def test_the_schema_version_is_recorded_and_a_reopen_does_not_migrate_agai
     record = make_record(ttl_ms=None)
     async with opened(path) as store:
         await store.create(record)
-    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS) == 2
+    assert _pragma(path, "user_version") == len(_sqlite_schema.MIGRATIONS) == 2
     # The first step creates tables without IF NOT EXISTS: running it again would fail.
     async with opened(path) as store:
         assert await store.get(record.task_id, now=NOW) == record
@@ -75,11 +74,11 @@ async def test_a_new_migration_is_applied_once_to_an_existing_file(
     async with opened(path) as store:
         await store.create(record)
     step = ("ALTER TABLE tasks ADD COLUMN note TEXT", "UPDATE tasks SET note = 'migrated'")
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", (*sqlite_module.MIGRATIONS, step))
+    monkeypatch.setattr(_sqlite_schema, "MIGRATIONS", (*_sqlite_schema.MIGRATIONS, step))
     for _ in range(2):  # a second ALTER of the same column would fail
         async with opened(path) as store:
             assert await store.get(record.task_id, now=NOW) == record
-    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS)
+    assert _pragma(path, "user_version") == len(_sqlite_schema.MIGRATIONS)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT note FROM tasks").fetchall() == [("migrated",)]
 
@@ -91,7 +90,7 @@ async def test_an_empty_version_0_file_is_migrated(tmp_path: Path) -> None:
     assert _pragma(path, "user_version") == 0
     async with opened(path) as store:
         await store.create(make_record())
-    assert _pragma(path, "user_version") == len(sqlite_module.MIGRATIONS)
+    assert _pragma(path, "user_version") == len(_sqlite_schema.MIGRATIONS)
 
 
 async def test_a_version_1_file_gets_the_listing_index_and_keeps_its_tool_errors(
@@ -103,7 +102,7 @@ async def test_a_version_1_file_gets_the_listing_index_and_keeps_its_tool_errors
     fine = ToolOutcome(content=[{"type": "text", "text": "fine"}])
     records = [make_record(owner="o", ttl_ms=None) for _ in range(3)]
     with monkeypatch.context() as patch:  # a file as taskapp 0.1.0 left it
-        patch.setattr(sqlite_module, "MIGRATIONS", sqlite_module.MIGRATIONS[:1])
+        patch.setattr(_sqlite_schema, "MIGRATIONS", _sqlite_schema.MIGRATIONS[:1])
         async with opened(path):
             pass
     assert _pragma(path, "user_version") == 1
@@ -114,9 +113,9 @@ async def test_a_version_1_file_gets_the_listing_index_and_keeps_its_tool_errors
                     record, status=TaskStatus.COMPLETED, outcome=outcome, version=1
                 )
             conn.execute(
-                f"INSERT INTO tasks ({sqlite_module._COLUMNS}, expires_at)"
+                f"INSERT INTO tasks ({_sqlite_sql.COLUMNS}, expires_at)"
                 f" VALUES ({', '.join('?' * 16)})",
-                (*sqlite_module._row(record), None),
+                (*_sqlite_sql.to_row(record), None),
             )
     async with opened(path) as store:
         page, _ = await store.list_tasks("o", cursor=None, limit=10, now=NOW)
@@ -215,7 +214,7 @@ async def test_taskapp_store_names_a_sqlite_file(
     async with TaskApp("env").running() as engine:
         assert isinstance(engine.store, SQLiteStore)
         assert engine.store.path == f"{tmp_path}/env.db"
-    assert _pragma(tmp_path / "env.db", "user_version") == len(sqlite_module.MIGRATIONS)
+    assert _pragma(tmp_path / "env.db", "user_version") == len(_sqlite_schema.MIGRATIONS)
 
 
 # -- several connections on one file ---------------------------------------------------

@@ -3,6 +3,7 @@ the example custom store, and deliberately broken stores that it must catch."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from examples.custom_store import DictStore
 from taskapp.stores import MemoryStore, TaskStore
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.testing import TaskStoreContract
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 class TestMemoryStoreContract(TaskStoreContract):
@@ -47,6 +50,25 @@ def test_the_stores_meet_the_protocol(tmp_path: Path) -> None:
     """mypy checks these assignments against the TaskStore protocol; isinstance checks names."""
     stores: list[TaskStore] = [MemoryStore(), SQLiteStore(tmp_path / "t.db"), DictStore()]
     assert all(isinstance(store, TaskStore) for store in stores)
+
+
+def test_a_store_of_your_own_needs_one_import() -> None:
+    """The example store and the docs' "writing your own store" import everything from
+    `taskapp.stores`, which exports the names it lists."""
+    import taskapp.stores
+
+    assert all(hasattr(taskapp.stores, name) for name in taskapp.stores.__all__)
+    tree = ast.parse((REPO / "examples" / "custom_store.py").read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert {name for name in imported if name.startswith("taskapp")} == {"taskapp.stores"}
+    docs = (REPO / "docs" / "stores.md").read_text()
+    own_store = docs.partition("## Writing your own store")[2].partition("\n## ")[0]
+    assert "from taskapp.stores import (" in own_store
+    assert "taskapp.records" not in own_store
+    assert "`records." not in own_store
+    assert "assemble" not in own_store
 
 
 # -- the contract catches broken stores ------------------------------------------------

@@ -1,11 +1,45 @@
-"""Task stores: the protocol, the built-in stores, and `open_store(url)`."""
+"""Task stores: the protocol, what a store of your own needs, the built-in stores, `open_store`."""
 
 from __future__ import annotations
 
-from .base import InvalidCursorError, TaskNotFoundError, TaskStore
-from .memory import MemoryStore
+# What a store of your own needs, in one import: the protocol and its errors, the record
+# and the one state machine that changes it, and the optional capabilities.
+from ..records import KEEP as KEEP
+from ..records import InvalidTransitionError as InvalidTransitionError
+from ..records import Outcome as Outcome
+from ..records import TaskRecord as TaskRecord
+from ..records import TaskStatus as TaskStatus
+from ..records import ToolOutcome as ToolOutcome
+from ..records import apply_update as apply_update
+from ..records import record_from_json as record_from_json
+from ..records import record_to_json as record_to_json
+from .base import AnswersNow as AnswersNow
+from .base import InvalidCursorError as InvalidCursorError
+from .base import TaskNotFoundError as TaskNotFoundError
+from .base import TaskStore as TaskStore
+from .base import WorkQueue as WorkQueue
+from .base import answers_now as answers_now
+from .memory import MemoryStore as MemoryStore
 
-__all__ = ("InvalidCursorError", "MemoryStore", "TaskNotFoundError", "TaskStore", "open_store")
+__all__ = (
+    "KEEP",
+    "AnswersNow",
+    "InvalidCursorError",
+    "InvalidTransitionError",
+    "MemoryStore",
+    "Outcome",
+    "TaskNotFoundError",
+    "TaskRecord",
+    "TaskStatus",
+    "TaskStore",
+    "ToolOutcome",
+    "WorkQueue",
+    "answers_now",
+    "apply_update",
+    "open_store",
+    "record_from_json",
+    "record_to_json",
+)
 
 
 def open_store(url: str | TaskStore | None) -> TaskStore:

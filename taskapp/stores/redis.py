@@ -3,56 +3,41 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import anyio
-import structlog
 from anyio.abc import TaskGroup
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import parse_url
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError, ResponseError
 
-from ..records import (
-    KEEP,
-    TERMINAL,
-    Outcome,
-    TaskRecord,
-    TaskStatus,
-    apply_update,
-    record_from_json,
-    record_to_json,
-)
+from ..records import KEEP, Outcome, TaskRecord, TaskStatus, apply_update, record_to_json
 from ._cursors import decode_cursor, encode_cursor
+from ._redis_connection import connect, split_prefix
+from ._redis_keys import (
+    CHANGED,
+    EXPIRY,
+    GROUP,
+    IDLE,
+    LEASES,
+    QUEUE,
+    SEQUENCE,
+    TERMINAL_JSON,
+    Keys,
+    expiry_member,
+    from_hash,
+    lease_score,
+    to_hash,
+)
 from ._redis_pubsub import Changes
+from ._redis_queue import dequeue, forget_workers
 from ._redis_scripts import SCRIPTS
 from .base import TaskNotFoundError
 
-log = structlog.get_logger("taskapp.stores.redis")
-
-# -- key layout, under the store's prefix ("taskapp:" unless told otherwise) ------------
-TASK = "task:"  # hash per task id: each field of record_to_json as JSON, and `_expires`
-OWNER = "owner:"  # sorted set per owner ("owner:=alice"; no owner: "owner:-"): task ids
-#                   scored by creation number, for listing; a cursor is such a number
-SEQUENCE = "seq"  # the counter of creation numbers (never reused)
-EXPIRY = "expiry"  # sorted set: JSON [task id, owner] scored by expiry time, for sweeps
-LEASES = "leases"  # sorted set: unfinished task ids scored by lease end (-inf: no lease)
-INPUTS = "inputs:"  # hash per task id: its input requests (see _redis_scripts)
-INPUT_ORDER = "inputq:"  # sorted set per task id: its unclaimed requests, oldest first
-CHANGED = "changed:"  # pub/sub channel per task id: a message after every write
-IDLE = "idle"  # pub/sub channel nobody writes to: the listener's first subscription
-QUEUE = "queue"  # stream of task ids waiting for a worker
-GROUP = "workers"  # the consumer group all workers read the queue through
-
-_EXPIRES = "_expires"  # hidden hash field: expiry time (seconds), compared by scripts
-_TERMINAL = json.dumps(sorted(json.dumps(status.value) for status in TERMINAL))
-_SCHEMES = ("redis://", "rediss://", "unix://")
+__all__ = ("GROUP", "RedisStore")  # GROUP: the consumer group, for tests and operators
 
 
 class RedisStore:
@@ -88,8 +73,9 @@ class RedisStore:
         sweep_batch: int = 500,
         **options: Any,
     ) -> None:
-        self.url, url_prefix = _split_prefix(url)
+        self.url, url_prefix = split_prefix(url)
         self.prefix = prefix if prefix is not None else url_prefix or "taskapp:"
+        self._keys = Keys(self.prefix)
         self.claim_idle_s = claim_idle_s
         self.sweep_batch = sweep_batch
         # Commands are not retried: a script whose reply was lost may have run, and
@@ -108,46 +94,15 @@ class RedisStore:
         self._tg: TaskGroup | None = None
         self._workers: set[str] = set()  # consumer names dequeue used; removed at close
 
-    # -- keys ------------------------------------------------------------------------
-
-    def _task(self, task_id: str) -> str:
-        return f"{self.prefix}{TASK}{task_id}"
-
-    def _owner(self, owner: str | None) -> str:
-        return f"{self.prefix}{OWNER}{'-' if owner is None else '=' + owner}"
-
-    def _inputs(self, task_id: str) -> tuple[str, str]:
-        return f"{self.prefix}{INPUTS}{task_id}", f"{self.prefix}{INPUT_ORDER}{task_id}"
-
-    def _channel(self, task_id: str) -> str:
-        return f"{self.prefix}{CHANGED}{task_id}"
-
-    def _key(self, name: str) -> str:
-        return self.prefix + name
-
     # -- opening and closing -----------------------------------------------------------
 
     async def open(self) -> None:
         if self._client is not None:
             return
-        pool = BlockingConnectionPool.from_url(self.url, **self._options)
-        client = Redis.from_pool(pool)
-        try:
-            await client.ping()
-            try:
-                await client.xgroup_create(self._key(QUEUE), GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):  # the group exists: another process made it
-                    raise
-        except RedisError as exc:
-            await client.aclose()
-            raise ConnectionError(
-                f"cannot use the Redis store at {_where(self.url)}: {exc} "
-                "(is Redis running, and are the URL, password and TLS options right?)"
-            ) from exc
+        client = await connect(self.url, self._options, self._keys.of(QUEUE))
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
-        self._changes = Changes(self.prefix + CHANGED, self.prefix + IDLE)
+        self._changes = Changes(self._keys.of(CHANGED), self._keys.of(IDLE))
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         await self._tg.start(self._changes.listen, client)
@@ -160,7 +115,9 @@ class RedisStore:
         tg.cancel_scope.cancel()
         await tg.__aexit__(None, None, None)
         changes.wake_all()
-        await self._forget_workers(client)
+        workers = sorted(self._workers)
+        self._workers.clear()
+        await forget_workers(client, self._keys.of(QUEUE), workers)
         await client.aclose()
 
     @property
@@ -176,23 +133,21 @@ class RedisStore:
     # -- records -----------------------------------------------------------------------
 
     async def create(self, record: TaskRecord) -> None:
-        fields = _fields(record)
+        fields = to_hash(record)
         expires_at = record.expires_at
-        if expires_at is not None:
-            fields[_EXPIRES] = repr(expires_at)
-        lease = "" if record.terminal else _score(record.lease_until)
+        lease = "" if record.terminal else lease_score(record.lease_until)
         keys = [
-            self._task(record.task_id),
-            self._key(SEQUENCE),
-            self._owner(record.owner),
-            self._key(EXPIRY),
-            self._key(LEASES),
+            self._keys.task(record.task_id),
+            self._keys.of(SEQUENCE),
+            self._keys.owner(record.owner),
+            self._keys.of(EXPIRY),
+            self._keys.of(LEASES),
         ]
         args = [
             record.task_id,
             "" if record.ttl_ms is None else max(0, record.ttl_ms),  # a TTL from now, in Redis
             "" if expires_at is None else repr(expires_at),
-            _expiry_member(record.task_id, record.owner),
+            expiry_member(record.task_id, record.owner),
             lease,
             *(item for pair in fields.items() for item in pair),
         ]
@@ -200,8 +155,8 @@ class RedisStore:
             raise ValueError(f"task id {record.task_id!r} is already taken")
 
     async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
-        fields = await self._redis.hgetall(self._task(task_id))
-        record = _record(cast("dict[str, str]", fields))
+        fields = await self._redis.hgetall(self._keys.task(task_id))
+        record = from_hash(cast("dict[str, str]", fields))
         return None if record is None or record.is_expired(now) else record
 
     async def _get_many(self, task_ids: Sequence[str]) -> list[TaskRecord | None]:
@@ -209,8 +164,8 @@ class RedisStore:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for task_id in task_ids:
-                pipe.hgetall(self._task(task_id))
-            return [_record(fields) for fields in await pipe.execute()]
+                pipe.hgetall(self._keys.task(task_id))
+            return [from_hash(fields) for fields in await pipe.execute()]
 
     async def update(
         self,
@@ -234,16 +189,16 @@ class RedisStore:
             names = ["status", "updatedAt", "version", "statusMessage"]
             if outcome is not None:  # a result of several MB is written once
                 names.append("outcome")
-            args = [task_id, record.version, self._channel(task_id), int(new.terminal)]
+            args = [task_id, record.version, self._keys.channel(task_id), int(new.terminal)]
             args += [item for name in names for item in (name, json.dumps(data[name]))]
-            if await self._run("update", [self._task(task_id), self._key(LEASES)], args):
+            if await self._run("update", [self._keys.task(task_id), self._keys.of(LEASES)], args):
                 return new
 
     async def list_tasks(
         self, owner: str | None, *, cursor: str | None, limit: int, now: float
     ) -> tuple[list[TaskRecord], str | None]:
         after = decode_cursor("r1", cursor)
-        index = self._owner(owner)
+        index = self._keys.owner(owner)
         page: list[TaskRecord] = []
         while True:  # entries of expired or deleted tasks are skipped, so read until full
             want = limit - len(page) + 1  # one more than needed: is there a next page?
@@ -276,18 +231,18 @@ class RedisStore:
                 now = time.time()
 
     async def delete(self, task_id: str) -> bool:
-        owner = await self._redis.hget(self._task(task_id), "owner")
+        owner = await self._redis.hget(self._keys.task(task_id), "owner")
         if owner is None:
             return False
         owner_id: str | None = json.loads(owner)
         keys = [
-            self._task(task_id),
-            *self._inputs(task_id),
-            self._owner(owner_id),
-            self._key(EXPIRY),
-            self._key(LEASES),
+            self._keys.task(task_id),
+            *self._keys.inputs(task_id),
+            self._keys.owner(owner_id),
+            self._keys.of(EXPIRY),
+            self._keys.of(LEASES),
         ]
-        args = [task_id, _expiry_member(task_id, owner_id), self._channel(task_id)]
+        args = [task_id, expiry_member(task_id, owner_id), self._keys.channel(task_id)]
         return bool(await self._run("delete", keys, args))
 
     async def sweep(self, *, now: float) -> int:
@@ -296,24 +251,24 @@ class RedisStore:
             members = cast(
                 "list[str]",
                 await self._redis.zrangebyscore(
-                    self._key(EXPIRY), "-inf", repr(now), start=0, num=self.sweep_batch
+                    self._keys.of(EXPIRY), "-inf", repr(now), start=0, num=self.sweep_batch
                 ),
             )
             if not members:
                 return removed
-            keys = [self._key(EXPIRY), self._key(LEASES)]
-            args = [self.prefix + CHANGED]
+            at = self._keys
+            keys, args = [at.of(EXPIRY), at.of(LEASES)], [at.of(CHANGED)]
             for member in members:
                 task_id, owner = json.loads(member)
-                keys += [self._task(task_id), *self._inputs(task_id), self._owner(owner)]
+                keys += [at.task(task_id), *at.inputs(task_id), at.owner(owner)]
                 args += [member, task_id]
             removed += int(await self._run("sweep", keys, args))
 
     # -- input requests ------------------------------------------------------------------
 
     async def push_input(self, task_id: str, key: str, message: dict[str, Any]) -> None:
-        keys = [self._task(task_id), *self._inputs(task_id)]
-        args = [key, json.dumps(message), self._channel(task_id), task_id]
+        keys = [self._keys.task(task_id), *self._keys.inputs(task_id)]
+        args = [key, json.dumps(message), self._keys.channel(task_id), task_id]
         pushed = int(await self._run("push_input", keys, args))
         if pushed == -1:
             raise TaskNotFoundError(task_id)
@@ -321,26 +276,26 @@ class RedisStore:
             raise ValueError(f"input key {key!r} is already used by task {task_id}")
 
     async def claim_input(self, task_id: str, *, now: float) -> tuple[str, dict[str, Any]] | None:
-        keys = [self._task(task_id), *self._inputs(task_id)]
-        claimed = await self._run("claim_input", keys, [_TERMINAL, repr(now)])
+        keys = [self._keys.task(task_id), *self._keys.inputs(task_id)]
+        claimed = await self._run("claim_input", keys, [TERMINAL_JSON, repr(now)])
         if claimed is None:
             return None
         key, message = claimed
         return str(key), json.loads(message)
 
     async def release_input(self, task_id: str, key: str) -> None:
-        args = [key, self._channel(task_id), task_id]
-        await self._run("release_input", self._inputs(task_id), args)
+        args = [key, self._keys.channel(task_id), task_id]
+        await self._run("release_input", self._keys.inputs(task_id), args)
 
     async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
-        args = [key, json.dumps(answer), self._channel(task_id), task_id]
-        return bool(await self._run("answer_input", self._inputs(task_id), args))
+        args = [key, json.dumps(answer), self._keys.channel(task_id), task_id]
+        return bool(await self._run("answer_input", self._keys.inputs(task_id), args))
 
     async def wait_input_answer(
         self, task_id: str, key: str, *, now: float
     ) -> dict[str, Any] | None:
         changes = self._watcher()
-        keys = [self._task(task_id), self._inputs(task_id)[0]]
+        keys = [self._keys.task(task_id), self._keys.inputs(task_id)[0]]
         async with changes.watching(task_id):
             while True:
                 changed = changes.event(task_id)
@@ -356,22 +311,26 @@ class RedisStore:
                 now = time.time()
 
     async def pending_inputs(self, task_id: str, *, now: float) -> dict[str, dict[str, Any]]:
-        keys = [self._task(task_id), self._inputs(task_id)[0]]
-        flat = await self._run("pending_inputs", keys, [_TERMINAL, repr(now)])
+        keys = [self._keys.task(task_id), self._keys.inputs(task_id)[0]]
+        flat = await self._run("pending_inputs", keys, [TERMINAL_JSON, repr(now)])
         return {
             str(key): json.loads(message)
             for key, message in zip(flat[::2], flat[1::2], strict=True)
         }
 
     async def drop_inputs(self, task_id: str) -> None:
-        await self._run("drop_inputs", self._inputs(task_id), [self._channel(task_id), task_id])
+        await self._run(
+            "drop_inputs", self._keys.inputs(task_id), [self._keys.channel(task_id), task_id]
+        )
 
     # -- leases ------------------------------------------------------------------------
 
     async def renew_leases(self, runner: str, task_ids: Sequence[str], *, until: float) -> None:
         if task_ids:
-            keys = [self._key(LEASES), *(self._task(task_id) for task_id in task_ids)]
-            await self._run("renew", keys, [_TERMINAL, json.dumps(runner), repr(until), *task_ids])
+            keys = [self._keys.of(LEASES), *(self._keys.task(task_id) for task_id in task_ids)]
+            await self._run(
+                "renew", keys, [TERMINAL_JSON, json.dumps(runner), repr(until), *task_ids]
+            )
 
     async def orphans(self, *, now: float, limit: int) -> list[TaskRecord]:
         found: list[TaskRecord] = []
@@ -381,7 +340,7 @@ class RedisStore:
             task_ids = cast(
                 "list[str]",
                 await self._redis.zrangebyscore(
-                    self._key(LEASES), "-inf", f"({now!r}", start=offset, num=max(limit, 100)
+                    self._keys.of(LEASES), "-inf", f"({now!r}", start=offset, num=max(limit, 100)
                 ),
             )
             if not task_ids:
@@ -393,24 +352,24 @@ class RedisStore:
                 elif len(found) < limit and _orphaned(record, now):
                     found.append(record)
         if gone:
-            await self._redis.zrem(self._key(LEASES), *gone)
+            await self._redis.zrem(self._keys.of(LEASES), *gone)
         return found
 
     async def adopt(
         self, task_id: str, runner: str, *, until: float, now: float
     ) -> TaskRecord | None:
-        args = [_TERMINAL, task_id, json.dumps(runner), repr(until), repr(now), json.dumps(now)]
-        args.append(self._channel(task_id))
-        fields = await self._run("adopt", [self._task(task_id), self._key(LEASES)], args)
+        args = [TERMINAL_JSON, task_id, json.dumps(runner), repr(until), repr(now), json.dumps(now)]
+        args.append(self._keys.channel(task_id))
+        fields = await self._run("adopt", [self._keys.task(task_id), self._keys.of(LEASES)], args)
         if fields is None:
             return None
-        return _record(dict(zip(fields[::2], fields[1::2], strict=True)))
+        return from_hash(dict(zip(fields[::2], fields[1::2], strict=True)))
 
     # -- the work queue (for the queue executor; not part of TaskStore) ----------------
 
     async def enqueue(self, task_id: str) -> None:
         """Hand a task to the workers: one entry in the queue stream."""
-        await self._redis.xadd(self._key(QUEUE), {"task": task_id})
+        await self._redis.xadd(self._keys.of(QUEUE), {"task": task_id})
 
     async def dequeue(self, worker: str, *, wait_s: float) -> str | None:
         """The next queued task id for `worker` (a stable name per worker process), or None
@@ -421,68 +380,13 @@ class RedisStore:
         is recovered). An entry read by a worker that died before acknowledging it is
         taken over after `claim_idle_s`.
         """
-        queue, redis = self._key(QUEUE), self._redis
         self._workers.add(worker)
-        claimed = await redis.xautoclaim(
-            queue, GROUP, worker, int(self.claim_idle_s * 1000), start_id="0-0", count=1
-        )
-        entries: list[Any] = list(claimed[1])
-        deadline = anyio.current_time() + wait_s
-        while not entries:
-            remaining = deadline - anyio.current_time()
-            # BLOCK in slices: each stays under the socket timeout (5 s by default).
-            block = None if remaining <= 0 else max(1, int(min(remaining, 1.0) * 1000))
-            read: Any = await redis.xreadgroup(GROUP, worker, {queue: ">"}, count=1, block=block)
-            entries = [entry for _, stream_entries in read for entry in stream_entries]
-            if not entries and (block is None or anyio.current_time() >= deadline):
-                return None
-        entry_id, fields = entries[0]
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.xack(queue, GROUP, entry_id)
-            pipe.xdel(queue, entry_id)
-            await pipe.execute()
-        if not fields:  # deleted while pending: nothing to run
-            return await self.dequeue(worker, wait_s=0)
-        return str(fields["task"])
-
-    async def _forget_workers(self, client: Redis) -> None:
-        """Remove this store's consumers from the group (those with no unacknowledged
-        entry), so that worker processes that come and go leave no trace."""
-        queue, workers = self._key(QUEUE), sorted(self._workers)
-        self._workers.clear()
-        try:
-            for worker in workers:
-                if not await client.xpending_range(queue, GROUP, "-", "+", 1, worker):
-                    await client.xgroup_delconsumer(queue, GROUP, worker)
-        except RedisError as exc:  # closing anyway: a leftover consumer costs a few bytes
-            log.warning("could not remove a queue consumer", error=str(exc))
+        return await dequeue(self._redis, self._keys.of(QUEUE), worker, self.claim_idle_s, wait_s)
 
     def _watcher(self) -> Changes:
         if self._changes is None or self._client is None:
             raise RuntimeError("the RedisStore is not open: call `await store.open()` first")
         return self._changes
-
-
-# -- records in hashes --------------------------------------------------------------------
-
-
-def _fields(record: TaskRecord) -> dict[str, str]:
-    return {name: json.dumps(value) for name, value in record_to_json(record).items()}
-
-
-def _record(fields: Mapping[str, str]) -> TaskRecord | None:
-    if not fields:
-        return None
-    data = {name: json.loads(value) for name, value in fields.items() if name[0] != "_"}
-    return record_from_json(data)
-
-
-def _score(lease_until: float | None) -> str:
-    return "-inf" if lease_until is None else repr(lease_until)
-
-
-def _expiry_member(task_id: str, owner: str | None) -> str:
-    return json.dumps([task_id, owner])
 
 
 def _orphaned(record: TaskRecord, now: float) -> bool:
@@ -492,36 +396,3 @@ def _orphaned(record: TaskRecord, now: float) -> bool:
 
 def _patience(expires_at: float | None, now: float) -> float | None:
     return None if expires_at is None else max(0.0, expires_at - now)
-
-
-# -- URLs and cursors ------------------------------------------------------------------
-
-
-def _split_prefix(url: str) -> tuple[str, str | None]:
-    """The URL without its `prefix=` option, and that option; ValueError if malformed."""
-    error = (
-        f"bad Redis store URL {url!r}: expected redis://[[user]:password@]host[:port][/db]"
-        "[?prefix=myapp:], rediss://... (TLS) or unix:///path/to/redis.sock"
-    )
-    if not url.startswith(_SCHEMES):
-        raise ValueError(error)
-    base, _, query_text = url.partition("?")
-    query = parse_qsl(query_text, keep_blank_values=True)
-    prefixes = [value for name, value in query if name == "prefix"]
-    others = urlencode([item for item in query if item[0] != "prefix"])
-    rest = f"{base}?{others}" if others else base
-    parts = urlsplit(rest)
-    try:
-        parse_url(rest)
-        if parts.scheme != "unix" and (not parts.hostname or parts.port == 0):
-            raise ValueError("no host")
-        if parts.scheme != "unix" and not re.fullmatch(r"/?\d*", parts.path):
-            raise ValueError(f"the database must be a number, not {parts.path[1:]!r}")
-    except ValueError as exc:
-        raise ValueError(f"{error} ({exc})") from None
-    return rest, prefixes[-1] if prefixes else None
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
