@@ -33,7 +33,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from taskapp.records import TaskRecord, TaskStatus, ToolOutcome
-from taskapp.stores import sqlite as sqlite_module
+from taskapp.stores import _sqlite_sql
 from taskapp.stores._cursors import encode_cursor
 from taskapp.stores.memory import MemoryStore
 from taskapp.stores.sqlite import SQLiteStore
@@ -119,12 +119,12 @@ async def bench_sqlite(n: int, directory: Path) -> dict[str, str]:
         batch = 50_000
         for first in range(0, n, batch):
             rows = [
-                (*sqlite_module._row(r), r.expires_at)
+                (*_sqlite_sql.to_row(r), r.expires_at)
                 for r in map(finished, range(first, min(n, first + batch)))
             ]
             conn.execute("BEGIN")
             conn.executemany(
-                f"INSERT INTO tasks ({sqlite_module._COLUMNS}, expires_at)"
+                f"INSERT INTO tasks ({_sqlite_sql.COLUMNS}, expires_at)"
                 f" VALUES ({', '.join('?' * 16)})",
                 rows,
             )

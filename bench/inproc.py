@@ -39,8 +39,7 @@ from taskapp._logging import configure_logging
 from taskapp.engine import TaskEngine
 from taskapp.records import TaskRecord, TaskStatus, ToolOutcome
 from taskapp.sessions.tasks2025 import TaskMethods
-from taskapp.stores import MemoryStore
-from taskapp.stores import sqlite as sqlite_store
+from taskapp.stores import MemoryStore, _sqlite_sql
 from taskapp.stores._cursors import encode_cursor
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.wire.jsonrpc import Request
@@ -376,9 +375,9 @@ def fill_sqlite(store: SQLiteStore, count: int) -> None:
         batch = [finished(i, now) for i in range(first, min(count, first + 50_000))]
         conn.execute("BEGIN")
         conn.executemany(
-            f"INSERT INTO tasks ({sqlite_store._COLUMNS}, expires_at)"
+            f"INSERT INTO tasks ({_sqlite_sql.COLUMNS}, expires_at)"
             f" VALUES ({', '.join('?' * 16)})",
-            [(*sqlite_store._row(r), r.expires_at) for r in batch],
+            [(*_sqlite_sql.to_row(r), r.expires_at) for r in batch],
         )
         conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -198,9 +198,6 @@ class TaskRecord:
     _set_version, _set_client_capabilities, _set_runner, _set_lease_until,
 ) = (getattr(TaskRecord, f.name).__set__ for f in dataclasses.fields(TaskRecord))  # fmt: skip
 
-# Deprecated: the name engine.py still calls. `TaskRecord(...)` is as quick now.
-assemble = TaskRecord
-
 
 class NewTask(NamedTuple):
     """A task being created, before its record is built and stored: what the answer to its

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ..context import LogLevel
-from ..records import TaskRecord, TaskStatus, assemble
+from ..records import TaskRecord, TaskStatus
 
 CANCELLED_MESSAGE = "The task was cancelled by the requestor."
 SHUTDOWN_MESSAGE = "Task interrupted: the server shut down before it finished."
@@ -112,7 +112,7 @@ def new_record(
     if now is None:
         now = time.time()
     queued = config.executor == "queue"
-    return assemble(
+    return TaskRecord(
         new_task_id() if task_id is None else task_id,
         TaskStatus.WORKING,
         now,  # created_at

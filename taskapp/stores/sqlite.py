@@ -28,10 +28,6 @@ Ts = TypeVarTuple("Ts")
 
 _URL_PREFIX = "sqlite:///"
 
-# bench/ writes rows straight into a file through these, by their names before the split.
-_COLUMNS = sql.COLUMNS
-_row = sql.to_row
-
 
 class SQLiteStore:
     """Tasks in a SQLite database file (WAL mode), safe to open from several processes.
