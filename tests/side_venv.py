@@ -44,9 +44,10 @@ def _uv(*args: str) -> None:
             [find_uv_bin(), *args], capture_output=True, text=True, timeout=TIMEOUT, check=True
         )
     except subprocess.CalledProcessError as exc:
-        raise SideVenvError(f"`uv {' '.join(args)}` failed: {exc.stderr.strip()[-2000:]}") from exc
+        said = " ".join(exc.stderr.split())[-600:]  # one line, for a skip reason
+        raise SideVenvError(f"`uv {args[0]} {args[1]}` failed: {said}") from exc
     except (OSError, subprocess.SubprocessError) as exc:
-        raise SideVenvError(f"`uv {' '.join(args)}` failed: {exc}") from exc
+        raise SideVenvError(f"`uv {args[0]} {args[1]}` failed: {exc}") from exc
 
 
 def venv_path(name: str, lockfile: Path) -> Path:
