@@ -1,11 +1,12 @@
 """Interop with the official Python SDK 2.x (mcp==2.3.0), which speaks MCP 2026-07-28.
 
 mcp 2.x cannot share a virtualenv with the mcp 1.30 the other interop tests use, so its
-side runs as scripts (tests/mcp2/*.py) under another Python, named by the environment
-variable TASKAPP_MCP2_PYTHON (.ci/run makes one). Each script connects to a server given
-as a stdio command or an HTTP URL, does its steps, and prints one JSON event per line;
-the tests here check those events. Without TASKAPP_MCP2_PYTHON the tests are skipped,
-with the reason; in CI (CI is set) they fail instead.
+side runs as scripts (tests/mcp2/*.py) under another Python: a venv built from
+tests/mcp2/requirements.lock by tests/side_venv.py (once, then cached), or the one the
+environment variable TASKAPP_MCP2_PYTHON names. Each script connects to a server given as
+a stdio command or an HTTP URL, does its steps, and prints one JSON event per line; the
+tests here check those events. When that Python cannot be had (no network on a cold
+cache), the tests are skipped with the reason; in CI (CI is set) they fail instead.
 
 Servers are `python -m taskapp run examples/<app>.py:app`: over stdio the script starts
 its own; over HTTP one `--transport http` process per module and app serves them all.
@@ -35,6 +36,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
 from .official_client import Elicitor, wait_status
+from .side_venv import SideVenvError, side_venv
 from .test_http_interop import run_server
 
 pytestmark = [
@@ -57,31 +59,40 @@ Event = dict[str, Any]
 # -- the mcp 2.x Python -------------------------------------------------------------------
 
 
+MCP2_LOCK = SCRIPTS / "requirements.lock"
+
+
 @functools.cache
-def _mcp2_problem(python: str | None) -> str | None:
-    """Why `python` cannot run the mcp 2.x scripts, or None (asked once per path)."""
+def _mcp2_python() -> tuple[str | None, str | None]:
+    """(the Python that runs the mcp 2.x scripts, None) or (None, why there is none)."""
+    python = os.environ.get("TASKAPP_MCP2_PYTHON")
+    where = f"TASKAPP_MCP2_PYTHON={python}"
     if not python:
-        return (
-            "TASKAPP_MCP2_PYTHON is not set: point it at a Python with "
-            f'mcp=={MCP2_VERSION} (python3 -m venv V && V/bin/pip install "mcp=={MCP2_VERSION}")'
-        )
+        where = "the mcp 2.x virtualenv"
+        try:
+            python = side_venv("mcp2", MCP2_LOCK)
+        except SideVenvError as exc:
+            return None, (
+                f"cannot build the mcp 2.x virtualenv from {MCP2_LOCK.relative_to(REPO)} "
+                f"({exc}): give this machine access to PyPI once (it is cached), or set "
+                f"TASKAPP_MCP2_PYTHON to a Python with mcp=={MCP2_VERSION}"
+            )
     probe = "import importlib.metadata as m; print(m.version('mcp'))"
     try:
         found = subprocess.run(
             [python, "-c", probe], capture_output=True, text=True, timeout=30, check=True
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
-        return f"TASKAPP_MCP2_PYTHON={python} cannot report its mcp version ({exc})"
+        return None, f"{where} cannot report its mcp version ({exc})"
     if found != MCP2_VERSION:
-        return f"TASKAPP_MCP2_PYTHON={python} has mcp {found}, not {MCP2_VERSION}"
-    return None
+        return None, f"{where} has mcp {found}, not {MCP2_VERSION}"
+    return python, None
 
 
 @pytest.fixture(scope="module")
 def mcp2() -> str:
     """The Python that runs tests/mcp2/*.py; skip without one, or fail in CI."""
-    python = os.environ.get("TASKAPP_MCP2_PYTHON")
-    problem = _mcp2_problem(python)
+    python, problem = _mcp2_python()
     if problem is not None:
         if os.environ.get("CI"):
             pytest.fail(f"{problem}; CI must run the mcp 2.x interop tests", pytrace=False)

@@ -147,6 +147,11 @@ def test_the_contract_fails_broken_stores(pytester: pytest.Pytester) -> None:
     """Each deliberately broken store fails the tests about what it breaks, and only those
     (unbroken, the same store passes everything: TestCustomStoreContract)."""
     pytester.makepyfile(test_broken=BROKEN_STORES)
+    # The sub-session does not see tests/conftest.py: asyncio only there too (before 4.12,
+    # anyio's own default fixture also asks for trio, installed or not).
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
+    )
     reports = pytester.inline_run("-p", "no:cacheprovider").getreports("pytest_runtest_logreport")
     failed: dict[str, set[str]] = {}
     passed: dict[str, int] = {}

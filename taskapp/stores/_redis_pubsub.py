@@ -102,6 +102,7 @@ class Changes:
                 log.warning("redis pub/sub connection failed; retrying", error=str(exc))
             finally:
                 with anyio.CancelScope(shield=True):
+                    # Untyped before redis 8.2, typed from it: the ignore holds on both.
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             await anyio.sleep(delay)
             delay = min(delay * 2, 2.0)

@@ -155,7 +155,7 @@ class RedisStore:
             raise ValueError(f"task id {record.task_id!r} is already taken")
 
     async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
-        fields = await self._redis.hgetall(self._keys.task(task_id))
+        fields = await self._redis.hgetall(self._keys.task(task_id))  # type: ignore[misc, unused-ignore]
         record = from_hash(cast("dict[str, str]", fields))
         return None if record is None or record.is_expired(now) else record
 
@@ -231,7 +231,7 @@ class RedisStore:
                 now = time.time()
 
     async def delete(self, task_id: str) -> bool:
-        owner = await self._redis.hget(self._keys.task(task_id), "owner")
+        owner = await self._redis.hget(self._keys.task(task_id), "owner")  # type: ignore[misc, unused-ignore]
         if owner is None:
             return False
         owner_id: str | None = json.loads(owner)

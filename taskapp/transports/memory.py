@@ -19,9 +19,21 @@ class MemoryChannel(Channel):
     ) -> None:
         self._send = send
         self._receive = receive
+        self._closed = False
+        self._receiving: set[anyio.CancelScope] = set()
 
     async def receive(self) -> bytes:
-        return await self._receive.receive()
+        # Closing a memory stream wakes the tasks waiting on it only from anyio 4.16:
+        # `aclose` cancels a pending receive itself, so it ends the same on every version.
+        if self._closed:
+            raise anyio.ClosedResourceError
+        with anyio.CancelScope() as scope:
+            self._receiving.add(scope)
+            try:
+                return await self._receive.receive()
+            finally:
+                self._receiving.discard(scope)
+        raise anyio.ClosedResourceError  # the scope was cancelled by `aclose`
 
     def send_nowait(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False
@@ -37,6 +49,9 @@ class MemoryChannel(Channel):
     async def aclose(self) -> None:
         self._send.close()
         self._receive.close()
+        self._closed = True
+        for scope in self._receiving:
+            scope.cancel()
 
 
 def memory_pair() -> tuple[MemoryChannel, MemoryChannel]:

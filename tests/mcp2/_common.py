@@ -1,6 +1,6 @@
 """What the mcp 2.x client scripts share: where the server is, how to answer, what to print.
 
-These scripts run under a Python with `mcp==2.3.0` installed (TASKAPP_MCP2_PYTHON), never
+These scripts run under a Python with `mcp==2.3.0` installed (from requirements.lock), never
 under the test virtualenv, and import nothing from taskapp. Each prints one JSON object per
 line on stdout (`{"event": ..., ...}`); tests/test_interop_mcp2.py reads and checks them.
 """
