@@ -382,7 +382,7 @@ async def test_ctrl_c_over_http_reaches_the_server(tmp_path: Path) -> None:
         argv = ["call", url, "slow_add", "a=1", "b=2", "steps=50", "delay=0.1"]
         code, task_id, err = await _interrupt_when_started(argv)
         shown = await taskapp("tasks", "get", "--store", store, task_id, "--json")
-    assert code == 130
+    assert code == 130, err
     assert err.endswith(f"taskapp: interrupted: cancelled task {task_id}\n")
     assert shown.returncode == 0
     task: dict[str, Any] = json.loads(shown.stdout)

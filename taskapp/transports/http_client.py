@@ -87,16 +87,23 @@ class HttpClientChannel(Channel):
             result = pydantic_core.from_json(data).get("result")
             if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
                 self.protocol_version = result["protocolVersion"]
-        self._inbox_send.send_nowait(data)
+        self._to_inbox(data)
+
+    def _to_inbox(self, data: bytes) -> None:
+        # A POST still in flight when the channel closes (Ctrl-C, a client leaving with a
+        # request pending) ends with an answer or an error nobody reads any more: drop it,
+        # rather than fail the task group that runs the POSTs.
+        try:
+            self._inbox_send.send_nowait(data)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            log.debug("message after the channel closed", size=len(data))
 
     def _fail(self, sent: bytes, message: str) -> None:
         """A request the server could not answer gets an error answer, so nobody waits."""
         request = pydantic_core.from_json(sent)
         if "id" in request and "method" in request:
             error = {"code": INTERNAL_ERROR, "message": message}
-            self._inbox_send.send_nowait(
-                encode({"jsonrpc": "2.0", "id": request["id"], "error": error})
-            )
+            self._to_inbox(encode({"jsonrpc": "2.0", "id": request["id"], "error": error}))
         else:
             log.warning("message not delivered", reason=message)
 
