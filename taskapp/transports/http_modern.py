@@ -242,16 +242,10 @@ class Exchange:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = self._answer
-        if isinstance(answer, Awaitable):
-            await self._run(answer, receive, send)
-            return
-        status, data = self._final(answer)
-        if not self._notes:
-            await _send_json(send, status, data)
-        else:  # notifications came with a ready answer: stream them, then it
-            self._notes.append(data)
-            self.answered = True
-            await self._stream(send)
+        if isinstance(answer, Awaitable) or self._notes:
+            await self._run(receive, send)
+        else:  # ready, and nothing came before it: no task, no stream
+            await _send_json(send, *self._final(answer))
 
     def _final(self, answer: dict[str, Any] | JsonRpcError | None) -> tuple[int, bytes]:
         if isinstance(answer, JsonRpcError):
@@ -260,7 +254,8 @@ class Exchange:
         message = {"jsonrpc": "2.0", "id": self.request_id, "result": answer}
         return 200, pydantic_core.to_json(message)
 
-    async def _run(self, pending: Awaitable[dict[str, Any]], receive: Receive, send: Send) -> None:
+    async def _run(self, receive: Receive, send: Send) -> None:
+        """Await the answer while watching the client; stream once a notification comes."""
         self._send = send
         async with anyio.create_task_group() as tg:
             self._tg = tg
@@ -268,8 +263,10 @@ class Exchange:
             if self._notes:
                 self._wake = anyio.Event()
                 tg.start_soon(self._stream, send)
+            answer = self._answer
             try:
-                answer: dict[str, Any] | JsonRpcError = await pending
+                if isinstance(answer, Awaitable):
+                    answer = await answer
             except JsonRpcError as exc:
                 answer = exc
             except Exception as exc:
