@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from taskapp import TaskApp, TaskContext
 from taskapp.auth import TokenVerifier
 from taskapp.sessions import modern as modern_methods
+from taskapp.sessions.base import Session
 from taskapp.sessions.modern import ModernMethods
 from taskapp.transports.http import HttpTransport
 from taskapp.wire import mcp2026
@@ -444,6 +445,24 @@ async def test_a_notification_before_a_ready_answer_makes_it_a_stream(
     note, answer = messages_of(response)
     assert note["params"]["data"] == "hi"
     assert answer["result"]["ttlMs"] == 0
+
+
+async def test_a_notification_after_the_answer_goes_nowhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once its request is answered, a POST's session has no stream: a late notification
+    is dropped, not written to a finished response."""
+    kept: list[Session] = []
+
+    async def discover(methods: ModernMethods, request: Request, env: mcp2026.Envelope) -> Any:
+        kept.append(methods.session)
+        return {"ttlMs": 0}
+
+    monkeypatch.setitem(modern_methods._HANDLERS, "server/discover", discover)
+    async with modern_client() as modern:
+        answer = await modern.result("server/discover", {"_meta": meta()})
+        kept[0].notify("notifications/message", {"level": "info", "data": "late"})
+    assert answer["ttlMs"] == 0
 
 
 async def test_a_handler_that_crashes_answers_an_internal_error(

@@ -232,6 +232,9 @@ class Exchange:
         self._push(pydantic_core.to_json(message))
 
     def _push(self, data: bytes) -> None:
+        if self.answered:  # its request is over: nowhere to go (tasks notify no one here)
+            log.debug("notification after the answer dropped", id=self.request_id)
+            return
         self._notes.append(data)
         if self._wake is not None:
             self._wake.set()
@@ -272,10 +275,11 @@ class Exchange:
             except Exception as exc:
                 answer = _internal(self.method, exc)
             status, data = self._final(answer)
-            self.answered = True
             if self._wake is not None:
                 self._push(data)  # the stream's last event; it ends the exchange
+                self.answered = True
                 return
+            self.answered = True
             with contextlib.suppress(OSError):  # the client left while we wrote
                 await _send_json(send, status, data)
             tg.cancel_scope.cancel()
