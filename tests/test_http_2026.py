@@ -25,8 +25,12 @@ from pydantic import BaseModel
 
 from taskapp import TaskApp, TaskContext
 from taskapp.auth import TokenVerifier
+from taskapp.sessions import modern as modern_methods
+from taskapp.sessions.base import Session
+from taskapp.sessions.modern import ModernMethods
 from taskapp.transports.http import HttpTransport
 from taskapp.wire import mcp2026
+from taskapp.wire.jsonrpc import Request
 
 from .test_http import TOKENS, bearer, messages_of, open_session, serving
 
@@ -423,6 +427,57 @@ async def test_a_notification_is_202() -> None:
             headers=headers_for("notifications/cancelled", params),
         )
     assert (response.status_code, response.content) == (202, b"")
+
+
+async def test_a_notification_before_a_ready_answer_makes_it_a_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever a handler says before its answer goes first, on the request's stream: an
+    answer ready at once still becomes an SSE stream when a notification preceded it."""
+
+    def discover(methods: ModernMethods, request: Request, env: mcp2026.Envelope) -> dict[str, Any]:
+        methods.session.notify("notifications/message", {"level": "info", "data": "hi"})
+        return {"ttlMs": 0}
+
+    monkeypatch.setitem(modern_methods._HANDLERS, "server/discover", discover)
+    async with modern_client() as modern:
+        response = await modern.post("server/discover", {"_meta": meta()})
+    note, answer = messages_of(response)
+    assert note["params"]["data"] == "hi"
+    assert answer["result"]["ttlMs"] == 0
+
+
+async def test_a_notification_after_the_answer_goes_nowhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once its request is answered, a POST's session has no stream: a late notification
+    is dropped, not written to a finished response."""
+    kept: list[Session] = []
+
+    async def discover(methods: ModernMethods, request: Request, env: mcp2026.Envelope) -> Any:
+        kept.append(methods.session)
+        return {"ttlMs": 0}
+
+    monkeypatch.setitem(modern_methods._HANDLERS, "server/discover", discover)
+    async with modern_client() as modern:
+        answer = await modern.result("server/discover", {"_meta": meta()})
+        kept[0].notify("notifications/message", {"level": "info", "data": "late"})
+    assert answer["ttlMs"] == 0
+
+
+async def test_a_handler_that_crashes_answers_an_internal_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in a handler is the request's -32603 (as over stdio), not a dropped stream."""
+
+    async def discover(methods: ModernMethods, request: Request, env: mcp2026.Envelope) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(modern_methods._HANDLERS, "server/discover", discover)
+    async with modern_client() as modern:
+        response = await modern.post("server/discover", {"_meta": meta()})
+    assert response.status_code == 200
+    assert response.json()["error"] == {"code": -32603, "message": "Internal error: boom"}
 
 
 # -- beside 2025-11-25 ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import anyio
 import structlog
@@ -18,8 +18,8 @@ import structlog
 from ..context import TaskContext
 from ..engine import TaskTerminalError
 from ..engine import invoke as _invoke
-from ..records import ErrorOutcome, TaskRecord, ToolOutcome
-from ..stores.base import TaskNotFoundError
+from ..records import ErrorOutcome, TaskRecord, TaskStatus, ToolOutcome
+from ..stores.base import TaskNotFoundError, answers_now
 from ..tools import ToolDef
 from ..wire import mcp2025
 from ..wire import mcp2026 as m
@@ -30,14 +30,42 @@ from .inline import InlineBackend, limited
 
 log = structlog.get_logger("taskapp.session")
 
-Handler = Callable[[Request, m.Envelope], Awaitable[dict[str, Any]]]
+T = TypeVar("T")
+U = TypeVar("U")
+#: A value, or an awaitable of it when getting it needs waiting (httpx's MockTransport
+#: shape): the driver awaits only what is not ready.
+Maybe: TypeAlias = T | Awaitable[T]
+Result: TypeAlias = Maybe[dict[str, Any]]
 _TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
 #: How long a new task may take to become readable in the store before tools/call fails.
 CREATE_CONSISTENCY_S = 10.0
 
 
+def then(value: Maybe[T], step: Callable[[T], Maybe[U]]) -> Maybe[U]:
+    """`step(value)`, at once when `value` is ready, else once it has been awaited."""
+    if isinstance(value, Awaitable):
+
+        async def later() -> U:
+            nxt = step(await value)
+            return await nxt if isinstance(nxt, Awaitable) else nxt
+
+        return later()
+    return step(value)
+
+
+async def settled(value: Maybe[T]) -> T:
+    """The value, awaited when it is not ready."""
+    return await value if isinstance(value, Awaitable) else value
+
+
 class ModernMethods:
-    """Answers modern requests for one session (its spec, engine, owner and peer)."""
+    """Answers modern requests for one session (its spec, engine, owner and peer).
+
+    Over stdio the session is the connection's; over HTTP it is one POST's, whose peer
+    is only where the request's notifications go (`transports.http_modern`).
+    """
+
+    __slots__ = ("engine", "session", "spec", "versions")
 
     def __init__(self, session: Session, *, versions: tuple[str, ...]) -> None:
         self.session = session
@@ -45,35 +73,37 @@ class ModernMethods:
         self.engine = session.engine
         #: What `server/discover` offers: on stdio, a connection that opened modern stays so.
         self.versions = versions
-        self._handlers: dict[str, Handler] = {
-            "server/discover": self._discover,
-            "tools/list": self._tools_list,
-            "tools/call": self._tools_call,
-            "subscriptions/listen": self._listen,
-            "tasks/get": self._tasks_get,
-            "tasks/update": self._tasks_update,
-            "tasks/cancel": self._tasks_cancel,
-        }
 
     @property
     def server_info(self) -> dict[str, Any]:
         return self.spec.server_info
 
-    async def handle(self, request: Request) -> dict[str, Any]:
-        handler = self._handlers.get(request.method)
+    def dispatch(self, request: Request, env: m.Envelope | None = None) -> Result:
+        """The answer to a request: ready when it needs no waiting, else an awaitable.
+
+        `env` is the request's envelope when the caller has already read it."""
+        handler = _HANDLERS.get(request.method)
         if handler is None:  # tasks/result and tasks/list are gone in this dialect
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {request.method}")
-        env = m.envelope(request.params)
+        if env is None:
+            env = m.envelope(request.params)
         if request.method in _TASK_METHODS and not env.takes_tasks:
             raise m.missing_tasks_extension(
                 f"{request.method} needs the {m.TASKS_EXTENSION} extension in "
                 f"_meta.{m.CLIENT_CAPABILITIES}"
             )
-        return m.stamped(await handler(request, env), self.server_info)
+        return then(handler(self, request, env), self._stamped)
+
+    async def handle(self, request: Request) -> dict[str, Any]:
+        """`dispatch`, awaited: for a driver that awaits every handler (the Peer)."""
+        return await settled(self.dispatch(request))
+
+    def _stamped(self, result: dict[str, Any]) -> dict[str, Any]:
+        return m.stamped(result, self.server_info)
 
     # -- discovery and tools ---------------------------------------------------------
 
-    async def _discover(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+    def _discover(self, request: Request, env: m.Envelope) -> Result:
         result: dict[str, Any] = {
             "supportedVersions": list(self.versions),
             "capabilities": {
@@ -88,7 +118,7 @@ class ModernMethods:
             result["instructions"] = self.spec.instructions
         return result
 
-    async def _tools_list(self, request: Request, env: m.Envelope) -> dict[str, Any]:
+    def _tools_list(self, request: Request, env: m.Envelope) -> Result:
         cursor = mcp2025.parse(mcp2025.CursorParams, request.params).cursor
         # No `execution.taskSupport` here: in the extension the server decides per call.
         page = self.spec.tools_page(cursor, with_tasks=False)
@@ -179,24 +209,38 @@ class ModernMethods:
 
     # -- the tasks extension ---------------------------------------------------------
 
-    async def _record(self, request: Request) -> TaskRecord:
+    def _record(self, request: Request) -> Maybe[TaskRecord]:
+        """The caller's task: read at once from a store that answers without waiting."""
         task_id = mcp2025.task_id_of(request.params)
-        try:
-            return await self.engine.get(task_id, self.session.owner)
-        except TaskNotFoundError:
-            raise mcp2025.task_not_found(task_id) from None
+        store = answers_now(self.engine.store)
+        if store is None:
+            return self._owned(self.engine.store.get(task_id, now=time.time()), task_id)
+        return self._mine(store.get_now(task_id, now=time.time()), task_id)
 
-    async def detailed(self, record: TaskRecord) -> dict[str, Any]:
-        pending = None
-        if record.status.value == "input_required":
-            pending = await self.engine.store.pending_inputs(record.task_id, now=time.time())
+    async def _owned(self, read: Awaitable[TaskRecord | None], task_id: str) -> TaskRecord:
+        return self._mine(await read, task_id)
+
+    def _mine(self, record: TaskRecord | None, task_id: str) -> TaskRecord:
+        # Another owner's task is "not found", exactly like a missing one (S-47).
+        if record is None or record.owner != self.session.owner:
+            raise mcp2025.task_not_found(task_id)
+        return record
+
+    def detailed(self, record: TaskRecord) -> Result:
+        """The task as tasks/get shows it; its open questions need a read of the store."""
+        if record.status is not TaskStatus.INPUT_REQUIRED:
+            return m.detailed_task(record, None)
+        return self._with_questions(record)
+
+    async def _with_questions(self, record: TaskRecord) -> dict[str, Any]:
+        pending = await self.engine.store.pending_inputs(record.task_id, now=time.time())
         return m.detailed_task(record, pending)
 
-    async def _tasks_get(self, request: Request, env: m.Envelope) -> dict[str, Any]:
-        return await self.detailed(await self._record(request))
+    def _tasks_get(self, request: Request, env: m.Envelope) -> Result:
+        return then(self._record(request), self.detailed)
 
     async def _tasks_update(self, request: Request, env: m.Envelope) -> dict[str, Any]:
-        record = await self._record(request)
+        record = await settled(self._record(request))
         responses = request.params.get("inputResponses")
         if not isinstance(responses, dict):
             raise JsonRpcError(
@@ -214,7 +258,7 @@ class ModernMethods:
         return {}
 
     async def _tasks_cancel(self, request: Request, env: m.Envelope) -> dict[str, Any]:
-        record = await self._record(request)
+        record = await settled(self._record(request))
         try:
             await self.engine.cancel(record.task_id, self.session.owner)
         except TaskTerminalError:
@@ -266,7 +310,7 @@ class ModernMethods:
         The first one is today's state: a client that subscribes to a task already waiting
         for input must not wait for a change that only its answer can bring."""
         store = self.engine.store
-        last = await self.detailed(record)
+        last = await settled(self.detailed(record))
         self.session.notify("notifications/tasks", {**last, "_meta": sub})
         while not record.terminal:
             now = time.time()
@@ -274,7 +318,19 @@ class ModernMethods:
             if changed is None:
                 return
             record = changed
-            task = await self.detailed(record)
+            task = await settled(self.detailed(record))
             if task != last:  # a bare version bump (a question handed back) is no news
                 self.session.notify("notifications/tasks", {**task, "_meta": sub})
                 last = task
+
+
+_Handler = Callable[[ModernMethods, Request, m.Envelope], Result]
+_HANDLERS: dict[str, _Handler] = {
+    "server/discover": ModernMethods._discover,
+    "tools/list": ModernMethods._tools_list,
+    "tools/call": ModernMethods._tools_call,
+    "subscriptions/listen": ModernMethods._listen,
+    "tasks/get": ModernMethods._tasks_get,
+    "tasks/update": ModernMethods._tasks_update,
+    "tasks/cancel": ModernMethods._tasks_cancel,
+}

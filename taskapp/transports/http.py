@@ -24,12 +24,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._logging import ensure_stderr_logging
 from ..auth import Auth, Principal
 from ..sessions.spec import ServerSpec
-from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR
-from .http_common import SESSION_HEADER, problem
+from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, JsonRpcError
+from .http_common import SESSION_HEADER, refusal
 from .http_legacy import HttpSession, LegacySessions
 from .http_modern import ModernPosts, is_modern
 
@@ -84,7 +85,11 @@ class HttpTransport:
         return self.legacy.by_id
 
     def asgi(self) -> Starlette:
-        routes = [Route(self.path, self.endpoint, methods=["GET", "POST", "DELETE"])]
+        # The endpoint's answer is an ASGI app (a Response, or a modern `Exchange` that
+        # writes to `send` itself), so the endpoint is one too: an instance, which Route
+        # runs as it is. (Not a speed-up: measured against `request_response`, 1.02x.)
+        endpoint = _Endpoint(self)
+        routes = [Route(self.path, endpoint, methods=["GET", "POST", "DELETE"])]
         if self.auth is not None:
             well_known = "/.well-known/oauth-protected-resource"
             routes += [
@@ -109,7 +114,8 @@ class HttpTransport:
 
     # -- the endpoint ----------------------------------------------------------------
 
-    async def endpoint(self, request: Request) -> Response:
+    async def endpoint(self, request: Request) -> ASGIApp:
+        """The answer to one request to the MCP endpoint, as an ASGI app to run."""
         refused = self._check_origin(request)
         if refused is not None:
             return refused
@@ -135,7 +141,7 @@ class HttpTransport:
         if (urlsplit(origin).hostname or "") in ("localhost", "127.0.0.1", "::1"):
             return None
         log.warning("origin refused", origin=origin)
-        return problem(403, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
+        return refusal(403, JsonRpcError(INVALID_REQUEST, f"Origin {origin!r} is not allowed"))
 
     async def _authenticate(self, request: Request) -> Principal | Response | None:
         if self.auth is None:
@@ -148,16 +154,20 @@ class HttpTransport:
         if principal is None:
             error = ', error="invalid_token"' if token else ""
             headers = {"WWW-Authenticate": f"Bearer {metadata}{error}"}
-            return problem(
-                401, INVALID_REQUEST, "Unauthorized: a valid bearer token is needed", headers
+            return refusal(
+                401,
+                JsonRpcError(INVALID_REQUEST, "Unauthorized: a valid bearer token is needed"),
+                headers=headers,
             )
         missing = set(self.auth.required_scopes) - principal.scopes
         if missing:
             scope = " ".join(self.auth.required_scopes)
             challenge = f'Bearer error="insufficient_scope", scope="{scope}", {metadata}'
             headers = {"WWW-Authenticate": challenge}
-            return problem(
-                403, INVALID_REQUEST, f"Forbidden: missing scopes {sorted(missing)}", headers
+            return refusal(
+                403,
+                JsonRpcError(INVALID_REQUEST, f"Forbidden: missing scopes {sorted(missing)}"),
+                headers=headers,
             )
         return principal
 
@@ -173,29 +183,26 @@ class HttpTransport:
 
     # -- POST ------------------------------------------------------------------------
 
-    async def _post(self, request: Request, principal: Principal | None) -> Response:
+    async def _post(self, request: Request, principal: Principal | None) -> ASGIApp:
         if not request.headers.get("content-type", "").startswith("application/json"):
-            return problem(415, INVALID_REQUEST, "Unsupported media type: send application/json")
+            why = "Unsupported media type: send application/json"
+            return refusal(415, JsonRpcError(INVALID_REQUEST, why))
         accept = request.headers.get("accept", "")
         if "*/*" not in accept and not (
             "application/json" in accept and "text/event-stream" in accept
         ):
-            return problem(
-                406,
-                INVALID_REQUEST,
-                "Not acceptable: accept application/json and text/event-stream",
-            )
+            why = "Not acceptable: accept application/json and text/event-stream"
+            return refusal(406, JsonRpcError(INVALID_REQUEST, why))
         body = await self._read_body(request)
         if isinstance(body, Response):
             return body
         try:
             message = pydantic_core.from_json(body)
         except ValueError as exc:
-            return problem(400, PARSE_ERROR, f"Parse error: {exc}")
+            return refusal(400, JsonRpcError(PARSE_ERROR, f"Parse error: {exc}"))
         if not isinstance(message, dict):
-            return problem(
-                400, INVALID_REQUEST, "Invalid request: send one JSON-RPC message per POST"
-            )
+            why = "Invalid request: send one JSON-RPC message per POST"
+            return refusal(400, JsonRpcError(INVALID_REQUEST, why))
         modern = is_modern(message, request.headers)
         session: HttpSession | None = None
         if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
@@ -207,16 +214,10 @@ class HttpTransport:
             session = found
         invalid = _invalid(message)
         if invalid is not None:
-            request_id = message.get("id")
-            valid_id = isinstance(request_id, (str, int)) and not isinstance(request_id, bool)
-            return problem(
-                400,
-                INVALID_REQUEST,
-                f"Invalid request: {invalid}",
-                request_id=request_id if valid_id else None,
-            )
+            error = JsonRpcError(INVALID_REQUEST, f"Invalid request: {invalid}")
+            return refusal(400, error, request_id=message.get("id"))
         if session is None:
-            return await self.modern.post(request, message, body, principal)
+            return self.modern.post(request.headers, message, principal)
         if "method" not in message or "id" not in message:  # a notification or a response
             session.channel.post(body)
             return Response(status_code=202)
@@ -228,8 +229,11 @@ class HttpTransport:
         async for chunk in request.stream():
             size += len(chunk)
             if size > self.max_body_bytes:
-                return problem(
-                    413, INVALID_REQUEST, f"Payload too large: over {self.max_body_bytes} bytes"
+                return refusal(
+                    413,
+                    JsonRpcError(
+                        INVALID_REQUEST, f"Payload too large: over {self.max_body_bytes} bytes"
+                    ),
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -241,6 +245,19 @@ class HttpTransport:
         (answered, then closed); tasks go on until the lifespan ends."""
         self.modern.end()
         await self.legacy.close_all()
+
+
+class _Endpoint:
+    """The MCP endpoint as an ASGI app: `HttpTransport.endpoint`'s answer, run."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: HttpTransport) -> None:
+        self.transport = transport
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = await self.transport.endpoint(Request(scope, receive))
+        await answer(scope, receive, send)
 
 
 def serve_http(

@@ -24,10 +24,10 @@ from ..engine import TaskEngine
 from ..sessions.peer import Peer
 from ..sessions.server import ServerSession
 from ..sessions.spec import ServerSpec
-from ..wire.jsonrpc import INVALID_REQUEST
+from ..wire.jsonrpc import INVALID_REQUEST, JsonRpcError
 from ..wire.mcp2025 import SUPPORTED_VERSIONS
 from .http_channel import HttpChannel, Outbox
-from .http_common import SESSION_HEADER, VERSION_HEADER, problem
+from .http_common import SESSION_HEADER, VERSION_HEADER, refusal
 
 log = structlog.get_logger("taskapp.http")
 
@@ -68,21 +68,26 @@ class LegacySessions:
         """The session the request's Mcp-Session-Id names, or the error response."""
         session_id = request.headers.get(SESSION_HEADER)
         if session_id is None:
-            return problem(
-                400, INVALID_REQUEST, "Bad request: the Mcp-Session-Id header is missing"
+            return refusal(
+                400,
+                JsonRpcError(INVALID_REQUEST, "Bad request: the Mcp-Session-Id header is missing"),
             )
         session = self.by_id.get(session_id)
         # Another principal's session is "not found" too: nothing leaks about it.
         if session is None or (
             session.principal and principal and session.principal.subject != principal.subject
         ):
-            return problem(
-                404, INVALID_REQUEST, "Session not found: start a new one with initialize"
+            return refusal(
+                404,
+                JsonRpcError(INVALID_REQUEST, "Session not found: start a new one with initialize"),
             )
         version = request.headers.get(VERSION_HEADER)
         if version is not None and version not in SUPPORTED_VERSIONS:
-            return problem(
-                400, INVALID_REQUEST, f"Bad request: unsupported MCP-Protocol-Version {version!r}"
+            return refusal(
+                400,
+                JsonRpcError(
+                    INVALID_REQUEST, f"Bad request: unsupported MCP-Protocol-Version {version!r}"
+                ),
             )
         return session
 
@@ -112,7 +117,9 @@ class LegacySessions:
         """A request POSTed to a session: its answer as JSON, or an SSE stream of it."""
         request_id = message["id"]
         if request_id in session.channel.streams:
-            return problem(400, INVALID_REQUEST, f"Invalid request: id {request_id!r} is in use")
+            return refusal(
+                400, JsonRpcError(INVALID_REQUEST, f"Invalid request: id {request_id!r} is in use")
+            )
         params = message.get("params")
         streamed = message.get("method") in _STREAMED and not (
             isinstance(params, dict) and params.get("task") is not None
@@ -129,7 +136,7 @@ class LegacySessions:
         try:
             data = await box.receive.receive()
         except anyio.EndOfStream:
-            return problem(503, INVALID_REQUEST, "The session ended before answering")
+            return refusal(503, JsonRpcError(INVALID_REQUEST, "The session ended before answering"))
         finally:
             session.channel.streams.pop(request_id, None)
             box.release()
@@ -155,9 +162,14 @@ class LegacySessions:
     def get(self, request: Request, session: HttpSession) -> Response:
         """GET: the session's stream for what belongs to no request."""
         if "text/event-stream" not in request.headers.get("accept", ""):
-            return problem(406, INVALID_REQUEST, "Not acceptable: accept text/event-stream")
+            return refusal(
+                406, JsonRpcError(INVALID_REQUEST, "Not acceptable: accept text/event-stream")
+            )
         if session.channel.standalone is not None:
-            return problem(409, INVALID_REQUEST, "Conflict: this session already has a GET stream")
+            return refusal(
+                409,
+                JsonRpcError(INVALID_REQUEST, "Conflict: this session already has a GET stream"),
+            )
         box = session.channel.open_standalone()
 
         async def events() -> AsyncIterator[bytes]:

@@ -3,35 +3,45 @@
 No session and no `Mcp-Session-Id`: a modern request says who and what it is in its
 `_meta`, and mirrors its method and name in headers. The headers are checked against the
 body (HeaderMismatch, -32020) and the envelope is checked (-32602, -32022), all before
-anything runs; then a modern-era `ServerSession` of its own answers the request inside
-the HTTP response: as JSON when the answer comes first, or as an SSE stream when
-notifications related to the request (progress, logs, a subscription's) come before it.
-Closing that stream cancels the request (basic-patterns-cancellation.mdx).
+anything runs; then `ModernMethods` answers the one request directly (no Peer, no
+channel), inside the HTTP response: as JSON when the answer comes first, or as an SSE
+stream when notifications related to the request (progress, logs, a subscription's)
+come before it. Closing that stream cancels the request (basic-patterns-cancellation.mdx).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+import contextlib
+from collections import deque
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import anyio
 import pydantic_core
 import structlog
+from anyio.abc import TaskGroup
 from starlette.datastructures import Headers
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..auth import Principal
 from ..engine import TaskEngine
+from ..sessions.base import Session
+from ..sessions.modern import ModernMethods, Result
 from ..sessions.peer import Peer
-from ..sessions.server import ServerSession
 from ..sessions.spec import ServerSpec
 from ..wire import mcp2026
-from ..wire.jsonrpc import INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, JsonRpcError
-from .http_channel import HttpChannel, Outbox
-from .http_common import SESSION_HEADER, VERSION_HEADER
+from ..wire.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    JsonRpcError,
+    Request,
+)
+from .http_common import SESSION_HEADER, VERSION_HEADER, error_message, refusal
 
 log = structlog.get_logger("taskapp.http")
 
@@ -124,12 +134,6 @@ def _mismatch(why: str) -> JsonRpcError:
     return JsonRpcError(mcp2026.HEADER_MISMATCH, f"Header mismatch: {why}")
 
 
-def refusal(status: int, request_id: Any, error: JsonRpcError) -> Response:
-    valid_id = isinstance(request_id, (str, int)) and not isinstance(request_id, bool)
-    body = {"jsonrpc": "2.0", "id": request_id if valid_id else None, "error": error.to_json()}
-    return JSONResponse(body, status_code=status)
-
-
 class ModernPosts:
     """Serves sessionless 2026-07-28 POSTs for an `HttpTransport` while it runs."""
 
@@ -147,129 +151,179 @@ class ModernPosts:
         if self.ending is not None:
             self.ending.set()
 
-    async def post(
-        self, request: Request, message: dict[str, Any], body: bytes, principal: Principal | None
-    ) -> Response:
+    def post(
+        self, headers: Headers, message: dict[str, Any], principal: Principal | None
+    ) -> ASGIApp:
         """Check a modern POST, then answer it with an `Exchange` (or refuse it)."""
         request_id = message.get("id")
-        if SESSION_HEADER in request.headers:
-            return refusal(400, request_id, JsonRpcError(
+        if SESSION_HEADER in headers:
+            return refusal(400, JsonRpcError(
                 INVALID_REQUEST,
                 "Invalid request: a 2026-07-28 request stands alone; send it without "
                 "Mcp-Session-Id (sessions belong to 2025-11-25 clients, opened by initialize)",
-            ))  # fmt: skip
+            ), request_id=request_id)  # fmt: skip
         if "method" not in message:
-            return refusal(400, request_id, JsonRpcError(
+            return refusal(400, JsonRpcError(
                 INVALID_REQUEST, "Invalid request: a 2026-07-28 client sends no responses"
-            ))  # fmt: skip
+            ), request_id=request_id)  # fmt: skip
         if "id" not in message:
             return Response(status_code=202)  # 2026-07-28 defines none on HTTP: nothing to do
         params = message.get("params") or {}
         if not isinstance(params, dict):
             error = JsonRpcError(INVALID_PARAMS, "Invalid params: params must be an object")
-            return refusal(400, request_id, error)
+            return refusal(400, error, request_id=request_id)
         try:
-            check_headers(request.headers, message["method"], params)
-            mcp2026.envelope(params)  # -32602 (a missing field) and -32022: both HTTP 400
+            check_headers(headers, message["method"], params)
+            env = mcp2026.envelope(params)  # -32602 (a missing field) and -32022: both HTTP 400
         except JsonRpcError as exc:
-            return refusal(400, request_id, exc)
+            return refusal(400, exc, request_id=request_id)
         if self.engine is None or self.ending is None:
             raise RuntimeError("the HTTP transport is not running: serve it with its lifespan")
+        exchange = Exchange(message["id"], self.ending, keepalive_s=self.keepalive_s)
         owner = f"principal:{principal.subject}" if principal else None
-        server = _ExchangeSession(self.spec, self.engine, owner=owner, ending=self.ending)
-        return Exchange(server, message["id"], body, keepalive_s=self.keepalive_s)
+        # A session for this one request: its owner, and the exchange as where its
+        # notifications go ("peer": Session's notify, send_progress and send_log use
+        # `peer.notify`, and `closed()` waits on `peer.closed`, the server's ending).
+        session = Session(self.spec, self.engine, owner=owner)
+        session.peer = cast("Peer", exchange)
+        methods = ModernMethods(session, versions=mcp2026.ALL_VERSIONS)
+        exchange.begin(methods, Request(message["id"], message["method"], params), env)
+        return exchange
 
 
-class _ExchangeSession(ServerSession):
-    """A modern `ServerSession` for one POST. Its connection "ends" with the server, so
-    a subscription then answers its request (a graceful close); a client leaving cancels
-    the request instead."""
+class Exchange:
+    """One modern request and its HTTP answer: JSON when the answer is ready or comes
+    first, else an SSE stream of the request's notifications, then the answer.
+
+    It is also the request's notification sink (`notify`, `closed`): see `ModernPosts`.
+    """
+
+    __slots__ = ("_answer", "_notes", "_send", "_tg", "_wake", "answered", "closed",
+                 "keepalive_s", "method", "request_id")  # fmt: skip
 
     def __init__(
-        self, spec: ServerSpec, engine: TaskEngine, *, owner: str | None, ending: anyio.Event
+        self, request_id: str | int, ending: anyio.Event, *, keepalive_s: float = KEEPALIVE_S
     ) -> None:
-        super().__init__(
-            spec, engine, owner=owner, era="modern", modern_versions=mcp2026.ALL_VERSIONS
-        )
-        self._ending = ending
-
-    async def closed(self) -> None:
-        await self._ending.wait()
-
-
-class Exchange(Response):
-    """The HTTP answer to one modern request; its session runs while it is written."""
-
-    def __init__(
-        self, server: ServerSession, request_id: str | int, body: bytes,
-        *, keepalive_s: float = KEEPALIVE_S,
-    ) -> None:  # fmt: skip
-        super().__init__()
-        self.server = server
         self.request_id = request_id
-        self.request_body = body
+        self.method = ""
+        self.closed = ending  # a subscription ends (answered) when the server stops
         self.keepalive_s = keepalive_s
+        self.answered = False
+        self._notes: deque[bytes] = deque()
+        self._wake: anyio.Event | None = None
+        self._tg: TaskGroup | None = None
+        self._answer: Result | JsonRpcError | None = None
+        self._send: Send | None = None
+
+    def begin(self, methods: ModernMethods, request: Request, env: mcp2026.Envelope) -> None:
+        """Run the handler as far as it goes without waiting."""
+        self.method = request.method
+        try:
+            self._answer = methods.dispatch(request, env)
+        except JsonRpcError as exc:
+            self._answer = exc
+        except Exception as exc:
+            self._answer = _internal(request.method, exc)
+
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._push(pydantic_core.to_json(message))
+
+    def _push(self, data: bytes) -> None:
+        if self.answered:  # its request is over: nowhere to go (tasks notify no one here)
+            log.debug("notification after the answer dropped", id=self.request_id)
+            return
+        self._notes.append(data)
+        if self._wake is not None:
+            self._wake.set()
+        elif self._tg is not None:  # the first one: the answer becomes an SSE stream
+            self._wake = anyio.Event()
+            assert self._send is not None
+            self._tg.start_soon(self._stream, self._send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        channel = HttpChannel()
-        box = channel.streams[self.request_id] = Outbox.open(single=False)
-        server = self.server
+        answer = self._answer
+        if isinstance(answer, Awaitable) or self._notes:
+            await self._run(receive, send)
+        else:  # ready, and nothing came before it: no task, no stream
+            await _send_json(send, *self._final(answer))
 
-        async def serve() -> None:
+    def _final(self, answer: dict[str, Any] | JsonRpcError | None) -> tuple[int, bytes]:
+        if isinstance(answer, JsonRpcError):
+            status = _STATUS.get(answer.code, 200)
+            return status, pydantic_core.to_json(error_message(self.request_id, answer))
+        message = {"jsonrpc": "2.0", "id": self.request_id, "result": answer}
+        return 200, pydantic_core.to_json(message)
+
+    async def _run(self, receive: Receive, send: Send) -> None:
+        """Await the answer while watching the client; stream once a notification comes."""
+        self._send = send
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._watch, receive)
+            if self._notes:
+                self._wake = anyio.Event()
+                tg.start_soon(self._stream, send)
+            answer = self._answer
             try:
-                await server.serve(lambda s: Peer(channel, s.on_request, s.on_notification))
-            finally:
-                box.close()  # no answer is coming any more
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            if not box.done:
-                log.info("request cancelled: the client closed its stream", id=self.request_id)
+                if isinstance(answer, Awaitable):
+                    answer = await answer
+            except JsonRpcError as exc:
+                answer = exc
+            except Exception as exc:
+                answer = _internal(self.method, exc)
+            status, data = self._final(answer)
+            if self._wake is not None:
+                self._push(data)  # the stream's last event; it ends the exchange
+                self.answered = True
+                return
+            self.answered = True
+            with contextlib.suppress(OSError):  # the client left while we wrote
+                await _send_json(send, status, data)
             tg.cancel_scope.cancel()
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(serve)
-            tg.start_soon(watch)
-            channel.post(self.request_body)
-            try:
-                await self._write(send, box)
-            except OSError:  # the client left while we wrote
-                pass
-            finally:
-                tg.cancel_scope.cancel()  # a handler still running is cancelled
-                box.release()
-                await channel.aclose()
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not self.answered:
+            log.info("request cancelled: the client closed its stream", id=self.request_id)
+        assert self._tg is not None
+        self._tg.cancel_scope.cancel()  # a handler still running is cancelled
 
-    async def _write(self, send: Send, box: Outbox) -> None:
+    async def _stream(self, send: Send) -> None:
         try:
-            first = await box.receive.receive()
-        except anyio.EndOfStream:
-            error = {"code": INVALID_REQUEST, "message": "The server stopped before answering"}
-            await _send_json(send, 503, {"jsonrpc": "2.0", "id": self.request_id, "error": error})
-            return
-        answer = pydantic_core.from_json(first)
-        if "method" not in answer:  # the answer itself: no stream needed
-            code = answer["error"].get("code") if "error" in answer else None
-            status = _STATUS.get(code, 200) if isinstance(code, int) else 200
-            await _send_json(send, status, first)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        data: bytes | None = first
-        while data is not None:
-            await send({"type": "http.response.body", "body": _event(data), "more_body": True})
-            data = await self._next(send, box)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+            while True:
+                while self._notes:
+                    data = self._notes.popleft()
+                    await send(
+                        {"type": "http.response.body", "body": _event(data), "more_body": True}
+                    )
+                if self.answered:
+                    break
+                await self._idle(send)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client left while we wrote
+            pass
+        finally:
+            if self._tg is not None:
+                self._tg.cancel_scope.cancel()
 
-    async def _next(self, send: Send, box: Outbox) -> bytes | None:
-        """The next message for the stream, or None at its end; SSE comments meanwhile."""
+    async def _idle(self, send: Send) -> None:
+        """Wait for the next message; an SSE comment every `keepalive_s` meanwhile."""
+        wake = self._wake = anyio.Event()
         while True:
             with anyio.move_on_after(self.keepalive_s):
-                try:
-                    return await box.receive.receive()
-                except anyio.EndOfStream:
-                    return None
+                await wake.wait()
+                return
             await send({"type": "http.response.body", "body": _KEEPALIVE, "more_body": True})
+
+
+def _internal(method: str, exc: Exception) -> JsonRpcError:
+    log.error("handler failed", method=method, exc_info=exc)
+    return JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}")
 
 
 _KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients ignore it
@@ -279,8 +333,7 @@ def _event(data: bytes) -> bytes:
     return b"event: message\ndata: " + data + b"\n\n"
 
 
-async def _send_json(send: Send, status: int, body: bytes | dict[str, Any]) -> None:
-    data = body if isinstance(body, bytes) else pydantic_core.to_json(body)
+async def _send_json(send: Send, status: int, data: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
