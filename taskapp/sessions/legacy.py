@@ -6,15 +6,13 @@ Initialized with `initialize`; tools called inline or as SEP-1686 tasks, whose
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 
-from ..context import TaskContext
-from ..engine import invoke
 from ..engine.maybe import Maybe, then
-from ..records import ErrorOutcome, NewTask, TaskRecord, ToolOutcome
+from ..records import NewTask, TaskRecord
 from ..tools import ToolDef
 from ..wire import mcp2025 as w
 from ..wire.jsonrpc import (
@@ -26,7 +24,7 @@ from ..wire.jsonrpc import (
     Request,
 )
 from .base import Session
-from .inline import InlineBackend, limited
+from .inline import InlineBackend, call_inline, limited
 from .peer import Handled
 from .tasks2025 import TaskMethods
 
@@ -159,15 +157,7 @@ class LegacyMethods:
 
         return then(created, answer)
 
-    async def _call_inline(
+    def _call_inline(
         self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
-    ) -> dict[str, Any]:
-        prepared = invoke.prepare(tool, arguments)
-        if isinstance(prepared, ToolOutcome):
-            return w.call_tool_result(prepared)
-        ctx = TaskContext(InlineBackend(self.session, token), tool_name=tool.name, task_id=None)
-        outcome = await invoke.invoke(tool, prepared, ctx)
-        if isinstance(outcome, ErrorOutcome):
-            raise w.error_of(outcome)
-        assert isinstance(outcome, ToolOutcome)
-        return w.call_tool_result(outcome)
+    ) -> Awaitable[dict[str, Any]]:
+        return call_inline(tool, arguments, lambda: InlineBackend(self.session, token))
