@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, asynccontextmanager
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
 import structlog
@@ -45,6 +45,7 @@ from .observers import Observers
 from .running import Run, Runs
 
 log = structlog.get_logger("taskapp.engine")
+T = TypeVar("T")
 
 
 class TaskEngine(AsyncContextManagerMixin):
@@ -188,10 +189,11 @@ class TaskEngine(AsyncContextManagerMixin):
         run = tool_run(self, tool)
         store = self._creates_now
         if store is None:
-            return self._store_shielded(
+            stored = self._store_new(
                 tool.name, arguments, run, owner, ttl_ms, observer, tool.on_interrupt,
                 client_capabilities,
             )  # fmt: skip
+            return _shielded(stored)
         task_id = new_task_id()
         while task_id in store:  # 192 random bits: never, but never answer twice
             task_id = new_task_id()
@@ -207,23 +209,6 @@ class TaskEngine(AsyncContextManagerMixin):
             self._created(record, run, observer, tool.on_interrupt)()
 
         return new, store_and_start
-
-    async def _store_shielded(
-        self,
-        name: str,
-        arguments: dict[str, Any] | None,
-        run: Run,
-        owner: str | None,
-        ttl_ms: int | None,
-        observer: TaskObserver | None,
-        on_interrupt: OnInterrupt,
-        client_capabilities: dict[str, Any] | None,
-    ) -> tuple[TaskRecord, Callable[[], None]]:
-        with anyio.CancelScope(shield=True):
-            created = await self._store_new(
-                name, arguments, run, owner, ttl_ms, observer, on_interrupt, client_capabilities
-            )
-        return created
 
     def _created(
         self, record: TaskRecord, run: Run, observer: TaskObserver | None, on_interrupt: OnInterrupt
@@ -389,3 +374,14 @@ class TaskEngine(AsyncContextManagerMixin):
 
     async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
         return await self.store.answer_input(task_id, key, answer)
+
+    async def pending_inputs(self, task_id: str) -> dict[str, dict[str, Any]]:
+        """The task's questions not answered yet, claimed or not (key -> message), oldest
+        first: a 2026-07-28 task shows them as its `inputRequests`."""
+        return await self.store.pending_inputs(task_id, now=time.time())
+
+
+async def _shielded(created: Awaitable[T]) -> T:
+    with anyio.CancelScope(shield=True):
+        result = await created
+    return result
