@@ -22,11 +22,12 @@ from taskapp import MemoryStore
 from taskapp.engine.maybe import Maybe, settled, then
 from taskapp.sessions.channel import Channel
 from taskapp.sessions.peer import Handled, Peer, current_request
+from taskapp.sessions.server import ServerSession
 from taskapp.wire import mcp2025
 from taskapp.wire.jsonrpc import JsonRpcError, Reply, Request, RequestId
 
 from .protocol_app import build
-from .raw import RawConnection
+from .raw import INIT_PARAMS, RawConnection
 from .test_tasks_protocol import ended, session
 
 pytestmark = pytest.mark.anyio
@@ -318,17 +319,35 @@ async def test_immediate_answers_are_the_ordinary_answers() -> None:
     assert any("result" in m and "task" in m["result"] for m in immediate)
 
 
-async def test_a_memory_store_subclass_that_overrides_get_is_awaited() -> None:
-    """Its tasks/get still answers, through a task: after the next message was read."""
-    harness = build(store=_WaitingStore())
-    async with session(harness) as conn:
-        created = await conn.result(
-            "tools/call", {"name": "required", "arguments": {"x": 1}, "task": {}}
-        )
-        task_id = created["task"]["taskId"]
-        await ended(conn, task_id)
-        got = await conn.result("tasks/get", {"taskId": task_id})
-        assert got["status"] == "completed"
+async def _answer(handled: Handled) -> Any:
+    return await handled if inspect.isawaitable(handled) else handled
+
+
+@pytest.mark.parametrize(("store_type", "ready"), [(MemoryStore, True), (_WaitingStore, False)])
+async def test_the_session_answers_ready_only_when_the_store_answers_without_waiting(
+    store_type: type[MemoryStore], ready: bool
+) -> None:
+    """tasks/get, tasks/result of an ended task and a task's creation: ready with a
+    MemoryStore; awaited with a subclass that overrides `get` (and so loses the face)."""
+    harness = build()
+    async with harness.app.running(store_type()) as engine:
+        server = ServerSession(harness.app.spec(), engine)
+        await _answer(server.on_request(Request(1, "initialize", INIT_PARAMS)))
+        call = {"name": "required", "arguments": {"x": 1}, "task": {}}
+        handled = server.on_request(Request(2, "tools/call", call))
+        assert inspect.isawaitable(handled) is not ready
+        created = await _answer(handled)
+        created.after_send()  # what the Peer does once the answer is sent
+        task_id = created.result["task"]["taskId"]
+        await engine.wait_terminal(task_id, None)
+        for method in ("tasks/get", "tasks/result"):
+            handled = server.on_request(Request(3, method, {"taskId": task_id}))
+            assert inspect.isawaitable(handled) is not ready
+            assert await _answer(handled)
+        # What may wait is awaited either way.
+        listed = server.on_request(Request(4, "tasks/list", {}))
+        assert inspect.isawaitable(listed)
+        assert [t["taskId"] for t in (await _answer(listed))["tasks"]] == [task_id]
 
 
 async def test_a_result_not_ready_yet_still_waits() -> None:
@@ -347,7 +366,7 @@ async def test_a_result_not_ready_yet_still_waits() -> None:
         assert response["result"]["content"] == [{"type": "text", "text": "released"}]
 
 
-async def test_the_task_limit_holds_on_the_immediate_path() -> None:
+async def test_the_task_limit_holds_on_a_ready_creation() -> None:
     """S-52 through a ready creation: the request over the limit gets -32000, not a task."""
     harness = build(max_tasks_per_owner=1)
     async with session(harness) as conn:
