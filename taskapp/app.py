@@ -202,9 +202,7 @@ class TaskApp:
     ) -> None:
         """Serve one client over `channel` until it ends. Its tasks belong to `owner`."""
         session = ServerSession(self.spec(), engine, owner=owner)
-        await session.serve(
-            lambda s: Peer(channel, s.on_request, s.on_notification, answer_now=s.answer_now)
-        )
+        await session.serve(lambda s: Peer(channel, s.on_request, s.on_notification))
 
     async def run_stdio_async(self, store: TaskStore | str | None = None) -> None:
         """Serve one client on stdin/stdout until stdin closes; then stop running tasks."""

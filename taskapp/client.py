@@ -16,6 +16,7 @@ from anyio.abc import Process
 
 from ._client_tasks import ClientTasks
 from ._version import __version__
+from .engine.maybe import settled
 from .sessions.channel import Channel
 from .sessions.peer import Peer
 from .transports.lines import StreamChannel
@@ -270,7 +271,7 @@ class Client:
         if self._tasks is not None:
             task_method = self._tasks.methods.handlers().get(request.method)
             if task_method is not None:
-                return await task_method(request)
+                return await settled(task_method(request))
         handler = self._handlers.get(request.method)
         if handler is None:
             raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {request.method}")

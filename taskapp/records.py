@@ -201,7 +201,7 @@ class TaskRecord:
 
 class NewTask(NamedTuple):
     """A task being created, before its record is built and stored: what the answer to its
-    creation shows (`TaskEngine.create_now`). Read like a TaskRecord by the wires."""
+    creation shows (`TaskEngine.begin`). Read like a TaskRecord by the wires."""
 
     task_id: str
     created_at: float

@@ -11,9 +11,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, Self
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing, asynccontextmanager
+from typing import Any, Self, TypeVar
 
 import anyio
 import structlog
@@ -40,10 +40,12 @@ from .config import (
     new_record,
     new_task_id,
 )
+from .maybe import Maybe
 from .observers import Observers
 from .running import Run, Runs
 
 log = structlog.get_logger("taskapp.engine")
+T = TypeVar("T")
 
 
 class TaskEngine(AsyncContextManagerMixin):
@@ -63,9 +65,11 @@ class TaskEngine(AsyncContextManagerMixin):
         self._observers = Observers()
         self._runs = Runs(store, self._observers)
         self._upkeep = anyio.CancelScope()  # the sweep and the leases
-        #: The store answers without waiting (`answers_now`) and tasks run here: requests
-        #: that only read or create a task can be answered without a task of their own.
-        self.immediate = answers_now(store) is not None and not self.queued
+        # The store's waitless face (`answers_now`), if it has one: reads and creations
+        # through it are ready values (see maybe.py); tasks run elsewhere are created
+        # the usual way, since a worker must find them in the queue.
+        self._reads_now = answers_now(store)
+        self._creates_now = None if self.queued else self._reads_now
 
     @asynccontextmanager
     async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
@@ -136,14 +140,75 @@ class TaskEngine(AsyncContextManagerMixin):
         client_capabilities: dict[str, Any] | None = None,
     ) -> tuple[TaskRecord, Callable[[], None]]:
         """Like `create`, for any coroutine (a client runs its elicitation tasks this way)."""
+        self._runs.admit(owner, self.config.max_tasks_per_owner)
+        return await self._store_new(
+            name, arguments, run, owner, ttl_ms, observer, on_interrupt, client_capabilities
+        )
+
+    async def _store_new(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        run: Run,
+        owner: str | None,
+        ttl_ms: int | None,
+        observer: TaskObserver | None,
+        on_interrupt: OnInterrupt,
+        client_capabilities: dict[str, Any] | None,
+    ) -> tuple[TaskRecord, Callable[[], None]]:
         record = new_record(
             self.config, self.runner_id, name, arguments, owner, ttl_ms, client_capabilities
         )
-        self._runs.admit(owner, self.config.max_tasks_per_owner)
         await self.store.create(record)
         if self.queued:
             await fleet.work_queue(self.store).enqueue(record.task_id)
         return record, self._created(record, run, observer, on_interrupt)
+
+    def begin(
+        self,
+        tool: ToolDef,
+        arguments: dict[str, Any] | None,
+        *,
+        owner: str | None,
+        ttl_ms: int | None,
+        observer: TaskObserver | None = None,
+        client_capabilities: dict[str, Any] | None = None,
+    ) -> Maybe[tuple[TaskRecord | NewTask, Callable[[], None]]]:
+        """A task of `tool` being created: what the answer to its creation shows, and the
+        function that starts it, to be called once that answer is sent.
+
+        The task is admitted at once (TaskLimitError, S-52). With a store that answers
+        without waiting the value is ready: the task only has its id, and the function
+        builds its record, stores and starts it. The caller answers in between, awaiting
+        nothing, so no other request can find the task missing, and the answer goes out
+        before the bookkeeping: the critical path of a client's round trip
+        (bench/RESULTS.md). With any other store it is an awaitable that stores the task
+        first, shielded: once stored, a task must be started whatever the client does.
+        """
+        self._runs.admit(owner, self.config.max_tasks_per_owner)
+        run = tool_run(self, tool)
+        store = self._creates_now
+        if store is None:
+            stored = self._store_new(
+                tool.name, arguments, run, owner, ttl_ms, observer, tool.on_interrupt,
+                client_capabilities,
+            )  # fmt: skip
+            return _shielded(stored)
+        task_id = new_task_id()
+        while task_id in store:  # 192 random bits: never, but never answer twice
+            task_id = new_task_id()
+        now = time.time()
+        new = NewTask(task_id, now, self.effective_ttl(ttl_ms), self.config.poll_interval_ms)
+
+        def store_and_start() -> None:
+            record = new_record(
+                self.config, self.runner_id, tool.name, arguments, owner, ttl_ms,
+                client_capabilities, task_id=task_id, now=now,
+            )  # fmt: skip
+            store.create_now(record)
+            self._created(record, run, observer, tool.on_interrupt)()
+
+        return new, store_and_start
 
     def _created(
         self, record: TaskRecord, run: Run, observer: TaskObserver | None, on_interrupt: OnInterrupt
@@ -183,52 +248,6 @@ class TaskEngine(AsyncContextManagerMixin):
     async def fail(self, task_id: str, message: str) -> None:
         await self._runs.fail(task_id, message)
 
-    # -- the MemoryStore fast path: answers that need no waiting ----------------
-    # (issue 17, stage 2: one dispatch replaces these twins of `create` and `get`)
-
-    def create_now(
-        self,
-        tool: ToolDef,
-        arguments: dict[str, Any] | None,
-        *,
-        owner: str | None,
-        ttl_ms: int | None,
-        observer: TaskObserver | None = None,
-        client_capabilities: dict[str, Any] | None = None,
-    ) -> tuple[NewTask, Callable[[], None]]:
-        """`create`, without waiting; only when `immediate`.
-
-        The task is admitted and given its id here; the function returned builds its
-        record, stores it and starts it. The caller answers the client in between, awaiting
-        nothing, so no other request can find the task missing, and the answer goes out
-        before the bookkeeping: the critical path of a client's round trip (bench/RESULTS.md).
-        """
-        store = answers_now(self.store)
-        assert store is not None
-        assert not self.queued
-        self._runs.admit(owner, self.config.max_tasks_per_owner)
-        task_id = new_task_id()
-        while task_id in store:  # 192 random bits: never, but never answer twice
-            task_id = new_task_id()
-        now = time.time()
-        new = NewTask(task_id, now, self.effective_ttl(ttl_ms), self.config.poll_interval_ms)
-
-        def store_and_start() -> None:
-            record = new_record(
-                self.config, self.runner_id, tool.name, arguments, owner, ttl_ms,
-                client_capabilities, task_id=task_id, now=now,
-            )  # fmt: skip
-            store.create_now(record)
-            self._created(record, tool_run(self, tool), observer, tool.on_interrupt)()
-
-        return new, store_and_start
-
-    def get_now(self, task_id: str, owner: str | None) -> TaskRecord:
-        """`get`, without waiting; only when `immediate`."""
-        store = answers_now(self.store)
-        assert store is not None
-        return _owned(store.get_now(task_id, now=time.time()), task_id, owner)
-
     # -- many processes: see fleet.py ------------------------------------------------
 
     async def work(self, concurrency: int = 16, *, wait_s: float = 5.0) -> None:
@@ -245,18 +264,42 @@ class TaskEngine(AsyncContextManagerMixin):
 
     # -- reading, waiting, cancelling -----------------------------------------
 
+    def read(self, task_id: str, owner: str | None) -> Maybe[TaskRecord | None]:
+        """The caller's task, or None: missing, expired and another owner's look the same
+        (S-47). Ready when the store answers without waiting, else an awaitable."""
+        store = self._reads_now
+        if store is None:
+            return self._read(task_id, owner)
+        record = store.get_now(task_id, now=time.time())
+        return record if record is not None and record.owner == owner else None
+
+    async def _read(self, task_id: str, owner: str | None) -> TaskRecord | None:
+        record = await self.store.get(task_id, now=time.time())
+        return record if record is not None and record.owner == owner else None
+
     async def get(self, task_id: str, owner: str | None) -> TaskRecord:
         """The caller's task; another owner's task is "not found", exactly like a missing one."""
-        return _owned(await self.store.get(task_id, now=time.time()), task_id, owner)
+        record = await self._read(task_id, owner)
+        if record is None:
+            raise TaskNotFoundError(task_id)
+        return record
+
+    def changes(
+        self, record: TaskRecord, *, retry: bool = False
+    ) -> AsyncGenerator[TaskRecord, None]:
+        """The task each time it changes after `record`, until it ends (the last record
+        yielded is terminal) or is gone (expired or deleted: the last one is not).
+        See `fleet.changes`; close it (`contextlib.aclosing`) when leaving it early."""
+        return fleet.changes(self.store, record, retry=retry)
 
     async def wait_terminal(self, task_id: str, owner: str | None) -> TaskRecord:
         """Block until the task ends (S-28); TaskNotFoundError if it expires meanwhile."""
         record = await self.get(task_id, owner)
-        while not record.terminal:
-            changed = await self.store.wait(task_id, after_version=record.version, now=time.time())
-            if changed is None:
-                raise TaskNotFoundError(task_id)
-            record = changed
+        async with aclosing(self.changes(record)) as changes:
+            async for changed in changes:
+                record = changed
+        if not record.terminal:
+            raise TaskNotFoundError(task_id)
         return record
 
     async def cancel(self, task_id: str, owner: str | None) -> TaskRecord:
@@ -332,8 +375,13 @@ class TaskEngine(AsyncContextManagerMixin):
     async def answer_input(self, task_id: str, key: str, answer: dict[str, Any]) -> bool:
         return await self.store.answer_input(task_id, key, answer)
 
+    async def pending_inputs(self, task_id: str) -> dict[str, dict[str, Any]]:
+        """The task's questions not answered yet, claimed or not (key -> message), oldest
+        first: a 2026-07-28 task shows them as its `inputRequests`."""
+        return await self.store.pending_inputs(task_id, now=time.time())
 
-def _owned(record: TaskRecord | None, task_id: str, owner: str | None) -> TaskRecord:
-    if record is None or record.owner != owner:
-        raise TaskNotFoundError(task_id)
-    return record
+
+async def _shielded(created: Awaitable[T]) -> T:
+    with anyio.CancelScope(shield=True):
+        result = await created
+    return result

@@ -11,7 +11,8 @@ workers; a worker adopts each one, exactly as recovery does.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from typing import Protocol
 
 import anyio
@@ -125,20 +126,43 @@ async def wait_for_change(store: TaskStore, task_id: str, version: int) -> TaskR
             delay = min(delay * 2, 5.0)
 
 
+async def changes(
+    store: TaskStore, record: TaskRecord, *, retry: bool = False
+) -> AsyncGenerator[TaskRecord, None]:
+    """The one loop over `store.wait`: the task each time it changes after `record`, until
+    it ends (the last record yielded is terminal) or is gone (the last one is not).
+
+    `retry` rides out a store that fails for a while (`wait_for_change`) instead of
+    raising: for the engine's own watchers, which have no one to report a failure to.
+    """
+    while not record.terminal:
+        if retry:
+            changed = await wait_for_change(store, record.task_id, record.version)
+        else:
+            changed = await store.wait(
+                record.task_id, after_version=record.version, now=time.time()
+            )
+        if changed is None:
+            return
+        record = changed
+        yield record
+
+
 async def relay(engine: Engine, record: TaskRecord) -> None:
     """Forward the changes of a task run elsewhere to its observer, until it ends."""
-    version = record.version
-    while engine.observer_of(record.task_id) is not None:  # dropped once the task ends
-        changed = await wait_for_change(engine.store, record.task_id, version)
-        if changed is None:
-            engine.detach_task(record.task_id)
-            return
-        version = changed.version
-        if changed.runner != record.runner and changed.status is record.status:
-            record = changed  # a worker took it: nothing the client would see changed
-            continue
-        record = changed
-        engine.emit(changed)
+    task_id = record.task_id
+    if engine.observer_of(task_id) is None:  # dropped once the task ends
+        return
+    async with aclosing(changes(engine.store, record, retry=True)) as changed_records:
+        async for changed in changed_records:
+            # A worker taking it changes nothing the client would see.
+            if changed.runner == record.runner or changed.status is not record.status:
+                engine.emit(changed)
+            record = changed
+            if engine.observer_of(task_id) is None:
+                return
+    if not record.terminal:  # gone
+        engine.detach_task(task_id)
 
 
 async def work(engine: Engine, concurrency: int, *, wait_s: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Literal
 
 import anyio
@@ -14,7 +15,7 @@ from ..stores.base import TaskNotFoundError, TaskStore
 from ..tools import OnInterrupt
 from . import invoke
 from .config import INTERNAL_ERROR, SHUTDOWN_MESSAGE, TaskLimitError
-from .fleet import wait_for_change
+from .fleet import changes
 from .observers import Observers
 
 log = structlog.get_logger("taskapp.engine")
@@ -117,17 +118,13 @@ class Runs:
     async def _watch(self, record: TaskRecord, scope: anyio.CancelScope) -> None:
         """Stop the function when its task ends elsewhere (a cancel through another
         process) or disappears (expired or deleted)."""
-        version = record.version
-        while True:
-            changed = await wait_for_change(self._store, record.task_id, version)
-            if changed is None or changed.terminal:
-                if changed is not None:
+        async with aclosing(changes(self._store, record, retry=True)) as changed_records:
+            async for changed in changed_records:
+                if changed.terminal:
                     self._reasons[record.task_id] = "cancel"
                     self._observers.emit(changed)  # its observer is here; the cancel was not
-                log.info("task ended elsewhere; stopping it here", task_id=record.task_id)
-                scope.cancel()
-                return
-            version = changed.version
+        log.info("task ended elsewhere; stopping it here", task_id=record.task_id)
+        scope.cancel()
 
     async def _finish(self, task_id: str, outcome: Outcome) -> None:
         status = TaskStatus.FAILED if isinstance(outcome, ErrorOutcome) else TaskStatus.COMPLETED

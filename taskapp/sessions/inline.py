@@ -1,19 +1,20 @@
-"""A tool called without a task: its context backend, straight to the session.
-
-(Issue 17, stage 2: the two inline calls, `LegacyMethods.call_inline` and
-`ModernMethods._call_inline`, become one here.)
+"""A tool called without a task, in either dialect: the call, and its context backend
+straight to the session.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import structlog
 
 from .. import _input
-from ..context import LogLevel
-from ..engine import TaskLimitError
+from ..context import ContextBackend, LogLevel, TaskContext
+from ..engine import TaskLimitError, invoke
+from ..records import ErrorOutcome, ToolOutcome
+from ..tools import ToolDef
 from ..wire import mcp2025
 from ..wire.jsonrpc import SERVER_ERROR, JsonRpcError
 from .base import Session
@@ -41,6 +42,38 @@ class _Limited:
 
 
 limited = _Limited()
+
+
+async def call_inline(
+    tool: ToolDef,
+    arguments: dict[str, Any] | None,
+    backend: Callable[[], ContextBackend],
+    *,
+    stops: tuple[type[BaseException], ...] = (),
+    stopped: Callable[[BaseException], dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
+    """Run `tool` in this request: its CallToolResult, or the JSON-RPC error it failed with.
+
+    Arguments that do not validate are a tool error result (not a protocol error), before
+    anything else: `backend` (the context's, which may itself refuse the request) is made
+    only after. An exception of `stops` that the tool raises is handed to `stopped`, whose
+    answer is the request's (a 2026-07-28 call that needs input); None re-raises it.
+    """
+    prepared = invoke.prepare(tool, arguments)
+    if isinstance(prepared, ToolOutcome):
+        return mcp2025.call_tool_result(prepared)
+    ctx = TaskContext(backend(), tool_name=tool.name, task_id=None)
+    try:
+        outcome = await invoke.invoke(tool, prepared, ctx)
+    except stops as exc:
+        answer = None if stopped is None else stopped(exc)
+        if answer is None:
+            raise
+        return answer
+    if isinstance(outcome, ErrorOutcome):
+        raise mcp2025.error_of(outcome)
+    assert isinstance(outcome, ToolOutcome)
+    return mcp2025.call_tool_result(outcome)
 
 
 def log_allowed(level: LogLevel, threshold: str | None) -> bool:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 import structlog
 
-from ..context import TaskContext
-from ..engine import invoke
-from ..records import ErrorOutcome, NewTask, TaskRecord, ToolOutcome
+from ..engine.maybe import Maybe, then
+from ..records import NewTask, TaskRecord
 from ..tools import ToolDef
 from ..wire import mcp2025 as w
 from ..wire.jsonrpc import (
@@ -26,12 +24,13 @@ from ..wire.jsonrpc import (
     Request,
 )
 from .base import Session
-from .inline import InlineBackend, limited
+from .inline import InlineBackend, call_inline, limited
+from .peer import Handled
 from .tasks2025 import TaskMethods
 
 log = structlog.get_logger("taskapp.session")
 
-Handler = Callable[[Request], Awaitable["dict[str, Any] | Reply"]]
+Handler = Callable[[Request], Handled]
 TASK_METHODS = ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel")
 
 
@@ -56,7 +55,7 @@ class LegacyMethods:
             **self.tasks.handlers(with_list=list_tasks),
         }
 
-    async def handle(self, request: Request) -> dict[str, Any] | Reply:
+    def handle(self, request: Request) -> Handled:
         session = self.session
         handler = self.handlers.get(request.method)
         if handler is None or (
@@ -69,11 +68,11 @@ class LegacyMethods:
             raise JsonRpcError(
                 INVALID_REQUEST, "The session is not initialized: send initialize first"
             )
-        return await handler(request)
+        return handler(request)
 
     # -- lifecycle -------------------------------------------------------------
 
-    async def _initialize(self, request: Request) -> dict[str, Any]:
+    def _initialize(self, request: Request) -> dict[str, Any]:
         session = self.session
         params = w.parse(w.InitializeParams, request.params)
         if session.protocol_version is not None:
@@ -102,20 +101,20 @@ class LegacyMethods:
             result["instructions"] = self.spec.instructions
         return result
 
-    async def _ping(self, request: Request) -> dict[str, Any]:
+    def _ping(self, request: Request) -> dict[str, Any]:
         return {}
 
-    async def _set_level(self, request: Request) -> dict[str, Any]:
+    def _set_level(self, request: Request) -> dict[str, Any]:
         self.session.log_level = w.parse(w.SetLevelParams, request.params).level
         return {}
 
     # -- tools -----------------------------------------------------------------
 
-    async def _tools_list(self, request: Request) -> dict[str, Any]:
+    def _tools_list(self, request: Request) -> dict[str, Any]:
         cursor = w.parse(w.CursorParams, request.params).cursor
         return self.spec.tools_page(cursor, with_tasks=self.session.tasks_enabled)
 
-    async def _tools_call(self, request: Request) -> dict[str, Any] | Reply:
+    def _tools_call(self, request: Request) -> Handled:
         params = w.parse(w.CallToolParams, request.params)
         tool = self.spec.tools.get(params.name)
         if tool is None:
@@ -123,18 +122,18 @@ class LegacyMethods:
         token = params.meta.progress_token if params.meta else None
         tasks_enabled = self.session.tasks_enabled
         if params.task is not None and tasks_enabled:
-            return await self._call_as_task(tool, params, token)
+            return self._call_as_task(tool, params, token)
         if tasks_enabled and tool.mode == "required":
             raise JsonRpcError(
                 METHOD_NOT_FOUND,
                 f"Tool '{tool.name}' must be called as a task (execution.taskSupport is "
                 "'required'): add a 'task' field to the tools/call params",
             )  # S-9
-        return await self._call_inline(tool, params.arguments, token)
+        return self._call_inline(tool, params.arguments, token)
 
-    async def _call_as_task(
+    def _call_as_task(
         self, tool: ToolDef, params: w.CallToolParams, token: str | int | None
-    ) -> Reply:
+    ) -> Maybe[Reply]:
         if tool.mode == "forbidden":
             raise JsonRpcError(
                 METHOD_NOT_FOUND,
@@ -143,55 +142,22 @@ class LegacyMethods:
             )  # S-7
         assert params.task is not None
         session = self.session
-        # Shielded: once the record exists it must be started, whatever the client does.
-        with anyio.CancelScope(shield=True), limited:
-            record, start = await self.engine.create(
-                tool, params.arguments, owner=session.owner, ttl_ms=params.task.ttl,
-                observer=session, client_capabilities=session.client_capabilities,
-            )  # fmt: skip
-        return self._created(record, start, token)
-
-    def _created(
-        self, record: TaskRecord | NewTask, start: Callable[[], None], token: str | int | None
-    ) -> Reply:
-        """The CreateTaskResult; the task starts once it is sent (nothing may overtake it)."""
-        if token is not None:
-            self.session.progress_tokens[record.task_id] = token
-        return Reply({"task": w.task_json(record)}, after_send=start)
-
-    async def _call_inline(
-        self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
-    ) -> dict[str, Any]:
-        prepared = invoke.prepare(tool, arguments)
-        if isinstance(prepared, ToolOutcome):
-            return w.call_tool_result(prepared)
-        ctx = TaskContext(InlineBackend(self.session, token), tool_name=tool.name, task_id=None)
-        outcome = await invoke.invoke(tool, prepared, ctx)
-        if isinstance(outcome, ErrorOutcome):
-            raise w.error_of(outcome)
-        assert isinstance(outcome, ToolOutcome)
-        return w.call_tool_result(outcome)
-
-    # -- the MemoryStore fast path (issue 17, stage 2: one dispatch replaces it) ----
-
-    def answer_now(self, request: Request) -> dict[str, Any] | Reply | None:
-        """Answer without waiting when the engine's store never waits (MemoryStore):
-        `tasks/get`, `tasks/result` of an ended task, a task's creation. None otherwise."""
-        method = request.method
-        if method == "tasks/get":
-            return self.tasks.get_now(request)
-        if method == "tasks/result":
-            return self.tasks.result_now(request)
-        if method != "tools/call" or request.params.get("task") is None:
-            return None  # an inline call may wait: the ordinary path
-        params = w.parse(w.CallToolParams, request.params)
-        tool = self.spec.tools.get(params.name)
-        if params.task is None or tool is None or tool.mode == "forbidden":
-            return None  # the ordinary path explains what is wrong
-        session = self.session
         with limited:
-            new, start = self.engine.create_now(
+            created = self.engine.begin(
                 tool, params.arguments, owner=session.owner, ttl_ms=params.task.ttl,
                 observer=session, client_capabilities=session.client_capabilities,
             )  # fmt: skip
-        return self._created(new, start, params.meta.progress_token if params.meta else None)
+
+        def answer(created: tuple[TaskRecord | NewTask, Callable[[], None]]) -> Reply:
+            """The CreateTaskResult; the task starts once it is sent (nothing may overtake it)."""
+            record, start = created
+            if token is not None:
+                session.progress_tokens[record.task_id] = token
+            return Reply({"task": w.task_json(record)}, after_send=start)
+
+        return then(created, answer)
+
+    def _call_inline(
+        self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
+    ) -> Awaitable[dict[str, Any]]:
+        return call_inline(tool, arguments, lambda: InlineBackend(self.session, token))

@@ -48,9 +48,10 @@ class _Pending:
 
 _Outgoing = tuple[bytes, "RequestId | None", bool]
 _FLUSH: _Outgoing = (b"", None, False)  # finish what the channel took but could not write
-RequestHandler = Callable[[Request], Awaitable["dict[str, Any] | Reply"]]
-# Answers a request on the spot when that needs no waiting; None: run the handler.
-ImmediateHandler = Callable[[Request], "dict[str, Any] | Reply | None"]
+#: What a request handler returns: the answer, or an awaitable of it (an `async def`
+#: handler returns a coroutine). A ready answer is sent in the turn that read the request.
+Handled = dict[str, Any] | Reply | Awaitable[dict[str, Any] | Reply]
+RequestHandler = Callable[[Request], Handled]
 NotificationHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -62,11 +63,9 @@ class Peer:
         channel: Channel,
         on_request: RequestHandler,
         on_notification: NotificationHandler,
-        answer_now: ImmediateHandler | None = None,
     ) -> None:
         self._channel = channel
         self._on_request = on_request
-        self._answer_now = answer_now
         self._on_notification = on_notification
         self._out: MemoryObjectSendStream[_Outgoing]
         self._out_reader: MemoryObjectReceiveStream[_Outgoing]
@@ -171,8 +170,8 @@ class Peer:
         result = response.get("result")
         return result if isinstance(result, dict) else {}
 
-    def _answer(self, request_id: str | int | None, result: dict[str, Any]) -> None:
-        self.send({"jsonrpc": "2.0", "id": request_id, "result": result})
+    def _answer(self, request_id: RequestId, result: dict[str, Any]) -> None:
+        self.send({"jsonrpc": "2.0", "id": request_id, "result": result}, related=request_id)
 
     def _fail(self, request_id: str | int | None, error: JsonRpcError) -> None:
         # Related to the request it answers even when sent before any handler runs.
@@ -283,32 +282,26 @@ class Peer:
                 JsonRpcError(INVALID_REQUEST, f"Invalid request: id {request_id!r} is in use"),
             )
             return
-        request = Request(request_id, method, params)
-        if self._answer_now is not None and self._answered_now(request):
-            return
-        scope = self._in_flight[request_id] = anyio.CancelScope()
-        tg.start_soon(self._request, request, scope)
+        self._handle(Request(request_id, method, params), tg)
 
-    def _answered_now(self, request: Request) -> bool:
-        """Answer from the read loop when the handler needs no waiting: no task, no scope,
-        no extra turn of the event loop (a quick tasks/get or a task's creation)."""
-        assert self._answer_now is not None
+    def _handle(self, request: Request, tg: TaskGroup) -> None:
+        """Call the handler here, in the read loop's turn: a ready answer is sent at once
+        (no task, no cancel scope); an awaitable one runs in a task of its own that
+        notifications/cancelled can cancel."""
+        token = current_request.set(request.id)
         try:
-            answer = self._answer_now(request)
-        except JsonRpcError as exc:
-            self._fail(request.id, exc)
-            return True
-        except Exception as exc:
-            log.error("handler failed", method=request.method, exc_info=exc)
-            self._fail(request.id, JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}"))
-            return True
-        if answer is None:
-            return False
-        result = answer.result if isinstance(answer, Reply) else answer
-        self.send({"jsonrpc": "2.0", "id": request.id, "result": result}, related=request.id)
-        if isinstance(answer, Reply) and answer.after_send is not None:
-            answer.after_send()
-        return True
+            try:
+                handled = self._on_request(request)
+            except Exception as exc:
+                self._reply_error(request, exc)
+                return
+            if isinstance(handled, (dict, Reply)):
+                self._reply(request.id, handled)  # `after_send` too, as the request's own
+                return
+        finally:
+            current_request.reset(token)
+        scope = self._in_flight[request.id] = anyio.CancelScope()
+        tg.start_soon(self._await, request, handled, scope)
 
     def _cancel_in_flight(self, request_id: Any) -> None:
         scope = self._in_flight.get(request_id) if isinstance(request_id, (str, int)) else None
@@ -319,28 +312,37 @@ class Peer:
         """Cancel the handler of an incoming request, as notifications/cancelled would."""
         self._cancel_in_flight(request_id)
 
-    async def _request(self, request: Request, scope: anyio.CancelScope) -> None:
+    async def _await(
+        self, request: Request, handled: Awaitable[dict[str, Any] | Reply], scope: anyio.CancelScope
+    ) -> None:
         current_request.set(request.id)
         try:
             with scope:
                 try:
-                    result = await self._on_request(request)
-                except JsonRpcError as exc:
-                    self._fail(request.id, exc)
-                    return
+                    answer = await handled
                 except Exception as exc:
-                    log.error("handler failed", method=request.method, exc_info=exc)
-                    self._fail(request.id, JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}"))
+                    self._reply_error(request, exc)
                     return
-                if isinstance(result, Reply):
-                    self._answer(request.id, result.result)
-                    if result.after_send is not None:
-                        result.after_send()
-                else:
-                    self._answer(request.id, result)
+                self._reply(request.id, answer)
         finally:
             # A request cancelled by notifications/cancelled gets no answer (cancellation.mdx).
             self._in_flight.pop(request.id, None)
+
+    def _reply(self, request_id: RequestId, answer: dict[str, Any] | Reply) -> None:
+        """Send the answer; a Reply's `after_send` runs right after, before anything else."""
+        if isinstance(answer, Reply):
+            self._answer(request_id, answer.result)
+            if answer.after_send is not None:
+                answer.after_send()
+        else:
+            self._answer(request_id, answer)
+
+    def _reply_error(self, request: Request, exc: Exception) -> None:
+        """The one error answer: a JsonRpcError as it is, anything else an internal error."""
+        if not isinstance(exc, JsonRpcError):
+            log.error("handler failed", method=request.method, exc_info=exc)
+            exc = JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}")
+        self._fail(request.id, exc)
 
     async def _notify_forever(self) -> None:
         async for method, params in self._notes_reader:

@@ -13,11 +13,11 @@ import structlog
 
 from ..engine import TaskEngine
 from ..wire import mcp2026
-from ..wire.jsonrpc import INVALID_REQUEST, JsonRpcError, Reply, Request
+from ..wire.jsonrpc import INVALID_REQUEST, JsonRpcError, Request
 from .base import Session
 from .legacy import LegacyMethods
 from .modern import ModernMethods
-from .peer import Peer
+from .peer import Handled, Peer
 from .spec import ServerSpec
 
 log = structlog.get_logger("taskapp.session")
@@ -56,7 +56,8 @@ class ServerSession(Session):
         finally:
             self.engine.detach(self)
 
-    async def on_request(self, request: Request) -> dict[str, Any] | Reply:
+    def on_request(self, request: Request) -> Handled:
+        """The dialect's answer, ready or awaitable, as its handler gives it (see Peer)."""
         if self.era is None:
             modern = request.method != "initialize" and mcp2026.has_envelope(request.params)
             if modern:
@@ -70,24 +71,15 @@ class ServerSession(Session):
                 raise mcp2026.unsupported_version(
                     asked if isinstance(asked, str) else "", self.modern.versions
                 )
-            return await self.modern.handle(request)
+            return self.modern.handle(request)
         if mcp2026.has_envelope(request.params):
             raise JsonRpcError(
                 INVALID_REQUEST,
                 "Invalid request: this connection speaks MCP 2025-11-25 (it began with "
                 "initialize); a 2026-07-28 request needs a connection of its own",
             )
-        return await self.legacy.handle(request)
+        return self.legacy.handle(request)
 
     async def on_notification(self, method: str, params: dict[str, Any]) -> None:
         if method not in ("notifications/initialized", "notifications/cancelled"):
             log.debug("notification ignored", method=method)
-
-    def answer_now(self, request: Request) -> dict[str, Any] | Reply | None:
-        """The MemoryStore fast path (`LegacyMethods.answer_now`), in a 2025-11-25 session
-        with tasks on an engine whose store never waits; None: the ordinary path."""
-        if not self.engine.immediate or not self.tasks_enabled or self.era != "legacy":
-            return None
-        if mcp2026.has_envelope(request.params):
-            return None  # refused by on_request
-        return self.legacy.answer_now(request)

@@ -6,15 +6,16 @@ and taskapp's Client for the elicitation and sampling tasks a server sends it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextlib import aclosing
+from typing import Any, TypeVar
 
 import anyio
 import structlog
 from anyio.abc import TaskGroup
 
 from ..engine import TaskEngine, TaskTerminalError
+from ..engine.maybe import Maybe, then
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus
 from ..stores.base import InvalidCursorError, TaskNotFoundError
 from ..wire import mcp2025 as w
@@ -22,7 +23,8 @@ from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError, Reply, Request
 
 log = structlog.get_logger("taskapp.tasks")
 
-Handler = Callable[[Request], Awaitable["dict[str, Any] | Reply"]]
+R = TypeVar("R")
+Handler = Callable[[Request], "Maybe[dict[str, Any] | Reply]"]
 # Sends one queued question to the requestor and returns its answer
 # ({"result": ...} or {"error": ...}); None when it could not be delivered.
 Deliver = Callable[[str, dict[str, Any]], Awaitable["dict[str, Any] | None"]]
@@ -54,60 +56,47 @@ class TaskMethods:
             handlers["tasks/list"] = self.list
         return handlers
 
-    async def _record(self, request: Request) -> TaskRecord:
+    def _record(self, request: Request, fn: Callable[[TaskRecord], Maybe[R]]) -> Maybe[R]:
+        """`fn` of the requestor's task; ready when the engine's read is (see engine.maybe)."""
         # S-32: the taskId param is the source of truth; related-task _meta is ignored.
         task_id = w.task_id_of(request.params)
-        try:
-            return await self.engine.get(task_id, self.owner)
-        except TaskNotFoundError:
-            raise w.task_not_found(task_id) from None
 
-    async def get(self, request: Request) -> dict[str, Any]:
-        return w.task_json(await self._record(request))
+        def found(record: TaskRecord | None) -> Maybe[R]:
+            if record is None:
+                raise w.task_not_found(task_id)
+            return fn(record)
 
-    # -- without waiting, when the engine is `immediate` (see Peer._answered_now) ------
+        return then(self.engine.read(task_id, self.owner), found)
 
-    def _record_now(self, request: Request) -> TaskRecord:
-        task_id = w.task_id_of(request.params)
-        try:
-            return self.engine.get_now(task_id, self.owner)
-        except TaskNotFoundError:
-            raise w.task_not_found(task_id) from None
+    def get(self, request: Request) -> Maybe[dict[str, Any]]:
+        return self._record(request, w.task_json)
 
-    def get_now(self, request: Request) -> dict[str, Any]:
-        return w.task_json(self._record_now(request))
+    def result(self, request: Request) -> Maybe[dict[str, Any]]:
+        """The task's result: at once if it has ended, else once it does (S-28)."""
+        return self._record(request, self._result)
 
-    def result_now(self, request: Request) -> dict[str, Any] | None:
-        """The result of a task that has ended; None if it has not (then `result` waits)."""
-        record = self._record_now(request)
+    def _result(self, record: TaskRecord) -> Maybe[dict[str, Any]]:
         if not record.terminal:
-            return None
-        log.info("task result retrieved", task_id=record.task_id, owner=self.owner)
+            return self._wait_result(record)
+        log.info("task result retrieved", task_id=record.task_id, owner=self.owner)  # S-53
         return result_of(record)
 
-    async def result(self, request: Request) -> dict[str, Any]:
-        """Block until the task ends (S-28), delivering its questions meanwhile (S-16)."""
-        record = await self._record(request)
-        if record.terminal:  # the common case for a quick task: no waiting machinery
-            log.info("task result retrieved", task_id=record.task_id, owner=self.owner)
-            return result_of(record)
-        expired = False
+    async def _wait_result(self, record: TaskRecord) -> dict[str, Any]:
+        """Block until the task ends, delivering its questions meanwhile (S-16)."""
         async with anyio.create_task_group() as deliveries:
-            while not record.terminal:
-                if record.status is TaskStatus.INPUT_REQUIRED and self.deliver is not None:
-                    await self._deliver_queued(record.task_id, deliveries)
-                changed = await self.engine.store.wait(
-                    record.task_id, after_version=record.version, now=time.time()
-                )
-                if changed is None:
-                    expired = True
-                    break
-                record = changed
+            await self._deliver_if_asked(record, deliveries)
+            async with aclosing(self.engine.changes(record)) as changes:
+                async for record in changes:  # the last one is the answer
+                    await self._deliver_if_asked(record, deliveries)
             deliveries.cancel_scope.cancel()  # the task ended: its questions are moot
-        if expired:
+        if not record.terminal:
             raise w.task_not_found(record.task_id, expired=True)
         log.info("task result retrieved", task_id=record.task_id, owner=self.owner)  # S-53
         return result_of(record)
+
+    async def _deliver_if_asked(self, record: TaskRecord, deliveries: TaskGroup) -> None:
+        if record.status is TaskStatus.INPUT_REQUIRED and self.deliver is not None:
+            await self._deliver_queued(record.task_id, deliveries)
 
     async def _deliver_queued(self, task_id: str, deliveries: TaskGroup) -> None:
         while (claimed := await self.engine.claim_input(task_id)) is not None:
@@ -138,8 +127,10 @@ class TaskMethods:
             result["nextCursor"] = next_cursor  # S-38
         return result
 
-    async def cancel(self, request: Request) -> dict[str, Any]:
-        record = await self._record(request)
+    def cancel(self, request: Request) -> Maybe[dict[str, Any]]:
+        return self._record(request, self._cancel)
+
+    async def _cancel(self, record: TaskRecord) -> dict[str, Any]:
         try:
             record = await self.engine.cancel(record.task_id, self.owner)
         except TaskNotFoundError:
