@@ -8,54 +8,34 @@ that envelope; over HTTP every POST without a session comes here.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import Callable
+from contextlib import aclosing
+from typing import Any, TypeAlias
 
 import anyio
 import structlog
 
-from ..context import TaskContext
+from ..context import ContextBackend
 from ..engine import TaskTerminalError
-from ..engine import invoke as _invoke
-from ..records import ErrorOutcome, TaskRecord, TaskStatus, ToolOutcome
-from ..stores.base import TaskNotFoundError, answers_now
+from ..engine.maybe import Maybe, settled, then
+from ..records import TaskRecord, TaskStatus
+from ..stores.base import TaskNotFoundError
 from ..tools import ToolDef
 from ..wire import mcp2025
 from ..wire import mcp2026 as m
 from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Request
 from . import replay as _replay
 from .base import Session
-from .inline import InlineBackend, limited
+from .inline import InlineBackend, call_inline, limited
 
 log = structlog.get_logger("taskapp.session")
 
-T = TypeVar("T")
-U = TypeVar("U")
-#: A value, or an awaitable of it when getting it needs waiting (httpx's MockTransport
-#: shape): the driver awaits only what is not ready.
-Maybe: TypeAlias = T | Awaitable[T]
+#: An answer now, or an awaitable of it when it needs waiting (engine.maybe): the driver
+#: awaits only what is not ready.
 Result: TypeAlias = Maybe[dict[str, Any]]
 _TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
 #: How long a new task may take to become readable in the store before tools/call fails.
 CREATE_CONSISTENCY_S = 10.0
-
-
-def then(value: Maybe[T], step: Callable[[T], Maybe[U]]) -> Maybe[U]:
-    """`step(value)`, at once when `value` is ready, else once it has been awaited."""
-    if isinstance(value, Awaitable):
-
-        async def later() -> U:
-            nxt = step(await value)
-            return await nxt if isinstance(nxt, Awaitable) else nxt
-
-        return later()
-    return step(value)
-
-
-async def settled(value: Maybe[T]) -> T:
-    """The value, awaited when it is not ready."""
-    return await value if isinstance(value, Awaitable) else value
 
 
 class ModernMethods:
@@ -93,10 +73,6 @@ class ModernMethods:
                 f"_meta.{m.CLIENT_CAPABILITIES}"
             )
         return then(handler(self, request, env), self._stamped)
-
-    async def handle(self, request: Request) -> dict[str, Any]:
-        """`dispatch`, awaited: for a driver that awaits every handler (the Peer)."""
-        return await settled(self.dispatch(request))
 
     def _stamped(self, result: dict[str, Any]) -> dict[str, Any]:
         return m.stamped(result, self.server_info)
@@ -156,7 +132,7 @@ class ModernMethods:
         store that reads its own writes answers the first read; a replica may lag."""
         delay = 0.005
         with anyio.move_on_after(CREATE_CONSISTENCY_S):
-            while await self.engine.store.get(task_id, now=time.time()) is None:
+            while await settled(self.engine.read(task_id, self.session.owner)) is None:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.25)
             return
@@ -173,58 +149,54 @@ class ModernMethods:
         params: dict[str, Any],
         env: m.Envelope,
     ) -> dict[str, Any]:
-        prepared = _invoke.prepare(tool, arguments)
-        if isinstance(prepared, ToolOutcome):
-            return mcp2025.call_tool_result(prepared)
-        call = _replay.Replay.call_digest(tool.name, arguments, self.session.owner)
-        state = params.get("requestState")
-        responses = params.get("inputResponses")
-        if state is not None and not isinstance(state, str):
-            raise JsonRpcError(INVALID_PARAMS, "Invalid params: requestState must be a string")
-        if responses is not None and not isinstance(responses, dict):
-            raise JsonRpcError(INVALID_PARAMS, "Invalid params: inputResponses must be an object")
-        try:
-            replay = _replay.Replay.resume(self.session.signer, call, state, responses)
-        except _replay.StateError as exc:
-            raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
-        inline = InlineBackend(self.session, env.progress_token, log_level=env.log_level)
-        backend = _replay.ReplayBackend(inline, replay, env.capabilities)
-        ctx = TaskContext(backend, tool_name=tool.name, task_id=None)
-        try:
-            outcome = await _invoke.invoke(tool, prepared, ctx)
-        except (_replay.InputNeeded, BaseExceptionGroup) as stopped:
+        replay: _replay.Replay | None = None
+
+        def backend() -> ContextBackend:
+            nonlocal replay
+            call = _replay.Replay.call_digest(tool.name, arguments, self.session.owner)
+            state = params.get("requestState")
+            responses = params.get("inputResponses")
+            if state is not None and not isinstance(state, str):
+                raise JsonRpcError(INVALID_PARAMS, "Invalid params: requestState must be a string")
+            if responses is not None and not isinstance(responses, dict):
+                raise JsonRpcError(
+                    INVALID_PARAMS, "Invalid params: inputResponses must be an object"
+                )
+            try:
+                replay = _replay.Replay.resume(self.session.signer, call, state, responses)
+            except _replay.StateError as exc:
+                raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+            inline = InlineBackend(self.session, env.progress_token, log_level=env.log_level)
+            return _replay.ReplayBackend(inline, replay, env.capabilities)
+
+        def input_required(stopped: BaseException) -> dict[str, Any] | None:
             # A group: the tool asked several questions at once from a task group.
             asked = _replay.questions_in(stopped)
-            if not asked:
-                raise
+            if not asked or replay is None:
+                return None
             return {
                 "resultType": "input_required",
                 "inputRequests": {q.key: q.request for q in asked},
                 "requestState": replay.seal(self.session.signer, [q.key for q in asked]),
             }
-        if isinstance(outcome, ErrorOutcome):
-            raise mcp2025.error_of(outcome)
-        assert isinstance(outcome, ToolOutcome)
-        return mcp2025.call_tool_result(outcome)
+
+        return await call_inline(
+            tool, arguments, backend, stops=(_replay.InputNeeded, BaseExceptionGroup),
+            stopped=input_required,
+        )  # fmt: skip
 
     # -- the tasks extension ---------------------------------------------------------
 
     def _record(self, request: Request) -> Maybe[TaskRecord]:
         """The caller's task: read at once from a store that answers without waiting."""
         task_id = mcp2025.task_id_of(request.params)
-        store = answers_now(self.engine.store)
-        if store is None:
-            return self._owned(self.engine.store.get(task_id, now=time.time()), task_id)
-        return self._mine(store.get_now(task_id, now=time.time()), task_id)
 
-    async def _owned(self, read: Awaitable[TaskRecord | None], task_id: str) -> TaskRecord:
-        return self._mine(await read, task_id)
+        def found(record: TaskRecord | None) -> TaskRecord:
+            if record is None:  # missing, expired, or another owner's (S-47)
+                raise mcp2025.task_not_found(task_id)
+            return record
 
-    def _mine(self, record: TaskRecord | None, task_id: str) -> TaskRecord:
-        # Another owner's task is "not found", exactly like a missing one (S-47).
-        if record is None or record.owner != self.session.owner:
-            raise mcp2025.task_not_found(task_id)
-        return record
+        return then(self.engine.read(task_id, self.session.owner), found)
 
     def detailed(self, record: TaskRecord) -> Result:
         """The task as tasks/get shows it; its open questions need a read of the store."""
@@ -233,7 +205,7 @@ class ModernMethods:
         return self._with_questions(record)
 
     async def _with_questions(self, record: TaskRecord) -> dict[str, Any]:
-        pending = await self.engine.store.pending_inputs(record.task_id, now=time.time())
+        pending = await self.engine.pending_inputs(record.task_id)
         return m.detailed_task(record, pending)
 
     def _tasks_get(self, request: Request, env: m.Envelope) -> Result:
@@ -246,7 +218,7 @@ class ModernMethods:
             raise JsonRpcError(
                 INVALID_PARAMS, "Invalid params: inputResponses is required (an object)"
             )
-        pending = await self.engine.store.pending_inputs(record.task_id, now=time.time())
+        pending = await self.engine.pending_inputs(record.task_id)
         answered = 0
         for key, response in responses.items():
             # Keys not outstanding (never issued, already answered, or the task has ended)
@@ -309,19 +281,14 @@ class ModernMethods:
 
         The first one is today's state: a client that subscribes to a task already waiting
         for input must not wait for a change that only its answer can bring."""
-        store = self.engine.store
         last = await settled(self.detailed(record))
         self.session.notify("notifications/tasks", {**last, "_meta": sub})
-        while not record.terminal:
-            now = time.time()
-            changed = await store.wait(record.task_id, after_version=record.version, now=now)
-            if changed is None:
-                return
-            record = changed
-            task = await settled(self.detailed(record))
-            if task != last:  # a bare version bump (a question handed back) is no news
-                self.session.notify("notifications/tasks", {**task, "_meta": sub})
-                last = task
+        async with aclosing(self.engine.changes(record)) as changes:
+            async for changed in changes:
+                task = await settled(self.detailed(changed))
+                if task != last:  # a bare version bump (a question handed back) is no news
+                    self.session.notify("notifications/tasks", {**task, "_meta": sub})
+                    last = task
 
 
 _Handler = Callable[[ModernMethods, Request, m.Envelope], Result]

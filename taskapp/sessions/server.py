@@ -71,7 +71,7 @@ class ServerSession(Session):
                 raise mcp2026.unsupported_version(
                     asked if isinstance(asked, str) else "", self.modern.versions
                 )
-            return self.modern.handle(request)
+            return self.modern.dispatch(request)
         if mcp2026.has_envelope(request.params):
             raise JsonRpcError(
                 INVALID_REQUEST,
