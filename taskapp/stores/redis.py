@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import Any, cast
 
 import anyio
-from anyio.abc import TaskGroup
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -91,7 +91,8 @@ class RedisStore:
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._changes: Changes | None = None
-        self._tg: TaskGroup | None = None
+        # Holds the pub/sub listener's task group from `open` to `close`.
+        self._stack: AsyncExitStack | None = None
         self._workers: set[str] = set()  # consumer names dequeue used; removed at close
 
     # -- opening and closing -----------------------------------------------------------
@@ -103,17 +104,18 @@ class RedisStore:
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         self._changes = Changes(self._keys.of(CHANGED), self._keys.of(IDLE))
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        await self._tg.start(self._changes.listen, client)
+        async with AsyncExitStack() as stack:
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)  # runs first: the group then exits at once
+            await tg.start(self._changes.listen, client)
+            self._stack = stack.pop_all()
 
     async def close(self) -> None:
-        client, tg, changes = self._client, self._tg, self._changes
-        self._client = self._tg = None
-        if client is None or tg is None or changes is None:
+        client, stack, changes = self._client, self._stack, self._changes
+        self._client, self._stack = None, None
+        if client is None or stack is None or changes is None:
             return
-        tg.cancel_scope.cancel()
-        await tg.__aexit__(None, None, None)
+        await stack.aclose()
         changes.wake_all()
         workers = sorted(self._workers)
         self._workers.clear()
