@@ -17,7 +17,7 @@ import structlog
 from ._logging import ensure_stderr_logging
 from ._loop import EventLoop, backend_options, loop_name, settle_gc
 from .auth import Auth, TokenVerifier, as_auth
-from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine
+from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine, fleet
 from .errors import RegistrationError
 from .sessions.channel import Channel
 from .sessions.peer import Peer
@@ -25,7 +25,6 @@ from .sessions.replay import StateSigner
 from .sessions.server import ServerSession
 from .sessions.spec import ServerSpec
 from .stores import TaskStore, open_store
-from .stores.base import WorkQueue
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
 from .transports.stdio import FdChannel
 from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
@@ -188,7 +187,7 @@ class TaskApp:
         """Start the engine (and its store) for as long as the block lasts."""
         store_object = self._resolve_store(store)
         if self.config.executor == "queue":
-            _require_work_queue(store_object)
+            fleet.work_queue(store_object)
         async with TaskEngine(store_object, self.config, self.tools) as engine:
             yield engine
 
@@ -249,7 +248,7 @@ class TaskApp:
         if executor is not None:
             self.config = replace(self.config, executor=executor, recover=executor == "local")
         if self.config.executor == "queue":  # refused here, not in the HTTP server's startup
-            _require_work_queue(self._resolve_store(None))
+            fleet.work_queue(self._resolve_store(None))
         if transport == "stdio":
             anyio.run(self.run_stdio_async, backend_options=options)
         elif transport == "http":
@@ -272,8 +271,7 @@ class TaskApp:
         ensure_stderr_logging()
         self.config = replace(self.config, executor="local", recover=True)
         store_object = self._resolve_store(store)
-        if not isinstance(store_object, WorkQueue):
-            raise TypeError("a worker needs a store with a work queue, such as redis://")
+        fleet.work_queue(store_object)  # refused before anything starts
         async with (
             self.running(store_object) as engine,
             anyio.create_task_group() as outer,
@@ -314,14 +312,6 @@ async def _second_signal(signals: AsyncIterator[int], scope: anyio.CancelScope) 
         log.warning("second signal: interrupting now", signal=signal.Signals(signum).name)
         scope.cancel()
         return
-
-
-def _require_work_queue(store: TaskStore) -> None:
-    if not isinstance(store, WorkQueue):
-        raise TypeError(
-            f"{type(store).__name__} has no work queue: the queue executor and "
-            "workers need a store that has one, such as redis://"
-        )
 
 
 def _decode_offset(cursor: str | None) -> int:

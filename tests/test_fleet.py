@@ -386,7 +386,11 @@ async def test_a_stopped_worker_finishes_its_task_and_takes_no_more(fleet: Fleet
             "taskapp: MemoryStore has no work queue: the queue executor and workers need "
             "a store that has one, such as redis://\n",
         ),
-        (["worker", APP], "taskapp: a worker needs a store with a work queue, such as redis://\n"),
+        (
+            ["worker", APP],
+            "taskapp: MemoryStore has no work queue: the queue executor and workers need "
+            "a store that has one, such as redis://\n",
+        ),
     ],
     ids=["run --executor queue", "worker"],
 )
