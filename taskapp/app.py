@@ -26,7 +26,7 @@ from .sessions.server import ServerSession
 from .sessions.spec import ServerSpec
 from .stores import TaskStore, open_store
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
-from .transports.stdio import FdChannel
+from .transports.stdio import FdChannel, private_stdout
 from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 from .wire.mcp2025 import tool_json
 
@@ -204,16 +204,21 @@ class TaskApp:
         await session.serve(lambda s: Peer(channel, s.on_request, s.on_notification))
 
     async def run_stdio_async(self, store: TaskStore | str | None = None) -> None:
-        """Serve one client on stdin/stdout until stdin closes; then stop running tasks."""
+        """Serve one client on stdin/stdout until stdin closes; then stop running tasks.
+
+        While serving, stdout (descriptor 1 and `sys.stdout`) goes to stderr: only the
+        protocol writes to the real stdout (`transports.stdio.private_stdout`).
+        """
         ensure_stderr_logging()
-        channel = FdChannel(0, 1)
-        try:
-            async with self.running(store) as engine:
-                settle_gc()
-                log.info("serving on stdio", app=self.name, loop=loop_name())
-                await self.serve_channel(channel, engine)
-        finally:
-            await channel.aclose()
+        with private_stdout() as protocol_fd:
+            channel = FdChannel(0, protocol_fd)
+            try:
+                async with self.running(store) as engine:
+                    settle_gc()
+                    log.info("serving on stdio", app=self.name, loop=loop_name())
+                    await self.serve_channel(channel, engine)
+            finally:
+                await channel.aclose()
 
     def http_app(self, *, path: str = "/mcp", allowed_origins: Sequence[str] = ()) -> Starlette:
         """An ASGI app serving Streamable HTTP at `path`, to run or mount.

@@ -168,6 +168,31 @@ async def test_stdout_carries_only_json_rpc_and_logs_go_to_stderr(tmp_path: Path
     assert "Traceback" not in stderr
 
 
+async def test_a_tool_writing_to_stdout_leaves_the_protocol_clean(tmp_path: Path) -> None:
+    """`print`, `os.write(1, ...)` and a subprocess's output land on stderr, not on the protocol."""
+    async with stdio_server(tmp_path, "tests/noisy_app.py:app") as server:
+        await server.initialize()
+        called = await server.result("tools/call", {"name": "chatty", "arguments": {"word": "a"}})
+        assert called["content"] == [{"type": "text", "text": "said a"}]
+        created = await server.result(
+            "tools/call", {"name": "chatty", "arguments": {"word": "b"}, "task": {}}
+        )
+        result = await server.result("tasks/result", {"taskId": created["task"]["taskId"]})
+        assert result["content"] == [{"type": "text", "text": "said b"}]
+        assert await server.result("ping") == {}
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        await server.read_to_end()
+        with anyio.fail_after(10):
+            assert await server.process.wait() == 0
+    for line in server.lines:
+        assert pydantic_core.from_json(line)["jsonrpc"] == "2.0", line
+    stderr = server.stderr()
+    for word in "ab":
+        for way in ("print", "os.write", "subprocess"):
+            assert f"{way} says {word}" in stderr
+
+
 async def test_stdin_eof_mid_task_exits_zero(tmp_path: Path) -> None:
     """Running tasks are cancelled cleanly and the process exits 0."""
     async with stdio_server(tmp_path, "examples/hello.py:app") as server:
@@ -556,3 +581,19 @@ async def test_no_command_exits_2_with_usage() -> None:
     assert returncode == 2
     assert stdout == ""
     assert "run" in stderr
+
+
+def test_private_stdout_restores_descriptor_1_and_sys_stdout() -> None:
+    """taskapp run as a library gives stdout back as it found it."""
+    from taskapp.transports.stdio import private_stdout
+
+    before = os.fstat(1)
+    stdout = sys.stdout
+    with private_stdout() as protocol_fd:
+        assert (os.fstat(protocol_fd).st_ino, os.fstat(1).st_ino) == (
+            before.st_ino,
+            os.fstat(2).st_ino,
+        )
+        assert sys.stdout is sys.stderr
+    assert sys.stdout is stdout
+    assert (os.fstat(1).st_dev, os.fstat(1).st_ino) == (before.st_dev, before.st_ino)

@@ -6,7 +6,8 @@ import asyncio
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import cast
 
 import anyio
@@ -14,6 +15,31 @@ import anyio
 from ..sessions.channel import Channel, MessageTooLargeError, receive_each
 from ..wire.jsonrpc import RequestId
 from .lines import CHUNK, DEFAULT_MAX_MESSAGE_BYTES, Lines
+
+
+@contextmanager
+def private_stdout() -> Iterator[int]:
+    """A private copy of file descriptor 1 for the protocol, with stdout sent to stderr.
+
+    Whatever else writes to stdout (a tool's `print`, a library, a subprocess that
+    inherits descriptor 1, C code) lands on stderr instead of corrupting the JSON-RPC
+    stream. Yields the protocol's descriptor; on exit descriptor 1, `sys.stdout` and
+    the descriptor's blocking mode are as they were, for taskapp run as a library.
+    """
+    protocol = os.dup(1)
+    blocking = os.get_blocking(protocol)
+    saved_stdout = sys.stdout
+    try:
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+        if saved_stdout is not None:
+            saved_stdout.flush()  # anything buffered before goes to stderr, not the protocol
+        yield protocol
+    finally:
+        sys.stdout = saved_stdout
+        os.set_blocking(protocol, blocking)
+        os.dup2(protocol, 1)
+        os.close(protocol)
 
 
 def _nonblocking_ok(fd: int) -> bool:
