@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from typing import Any, TextIO, cast
 
@@ -54,3 +55,14 @@ def ensure_stderr_logging() -> None:
     """Configure logging unless the application already has: structlog's default is stdout."""
     if not structlog.is_configured():
         configure_logging("info")
+
+
+def internal_error(exc: BaseException, event: str = "handler failed", **context: Any) -> str:
+    """Log `exc` with its traceback under a fresh error id; return the client's message.
+
+    The client reads only the id, never the exception's text: that text may carry a
+    store's host and port, a path, a query. The id finds the traceback in the log.
+    """
+    error_id = secrets.token_hex(6)
+    structlog.get_logger("taskapp").error(event, error_id=error_id, exc_info=exc, **context)
+    return f"Internal error (id {error_id}): see the server log"

@@ -17,7 +17,9 @@ class ToolError(TaskAppError):
     """Raise from a tool to end it with a tool execution error (`isError: true`).
 
     The message is shown to the client (and usually to its model) as is. Any
-    other exception does the same, with its type name in front of its message.
+    other exception does the same, with its type name in front of its message;
+    a failure of the task store under the tool's context calls does not (its text
+    stays in the server log: docs/security.md, "Error messages").
     """
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -477,7 +478,9 @@ async def test_a_handler_that_crashes_answers_an_internal_error(
     async with modern_client() as modern:
         response = await modern.post("server/discover", {"_meta": meta()})
     assert response.status_code == 200
-    assert response.json()["error"] == {"code": -32603, "message": "Internal error: boom"}
+    error = response.json()["error"]
+    assert error["code"] == -32603
+    assert re.fullmatch(r"Internal error \(id [0-9a-f]{12}\): see the server log", error["message"])
 
 
 # -- beside 2025-11-25 ----------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import anyio
@@ -50,7 +51,8 @@ class TaskBackend:
         return self._record.task_id
 
     async def update_status(self, message: str) -> None:
-        await self._engine.set_status(self._task_id, message=message)
+        with _store_failures():
+            await self._engine.set_status(self._task_id, message=message)
 
     async def report_progress(
         self, progress: float, total: float | None, message: str | None
@@ -76,11 +78,12 @@ class TaskBackend:
         _input.require_capability(self._record.client_capabilities or {}, method, params)
         key = secrets.token_urlsafe(12)
         store = self._engine.store
-        await store.push_input(self._task_id, key, {"method": method, "params": params})
         self._asking += 1
         try:
-            await self._engine.set_status(self._task_id, status=TaskStatus.INPUT_REQUIRED)
-            answer = await store.wait_input_answer(self._task_id, key, now=time.time())
+            with _store_failures():
+                await store.push_input(self._task_id, key, {"method": method, "params": params})
+                await self._engine.set_status(self._task_id, status=TaskStatus.INPUT_REQUIRED)
+                answer = await store.wait_input_answer(self._task_id, key, now=time.time())
         finally:
             self._asking -= 1
         if answer is None:
@@ -89,11 +92,24 @@ class TaskBackend:
             await anyio.lowlevel.checkpoint()
             raise TaskAppError("the task ended while it waited for the client's answer")
         if self._asking == 0:  # S-18: all input is in, back to work
-            await self._engine.set_status(self._task_id, status=TaskStatus.WORKING)
+            with _store_failures():
+                await self._engine.set_status(self._task_id, status=TaskStatus.WORKING)
         if "error" in answer:
             raise _input.refused(method, answer["error"])
         result: dict[str, Any] = answer.get("result") or {}
         return result
+
+
+@contextmanager
+def _store_failures() -> Iterator[None]:
+    """A store's exception under a context call becomes `invoke.StoreFailure`, so that
+    the task does not show it as the tool's error (cancellation passes through)."""
+    try:
+        yield
+    except TaskAppError:
+        raise
+    except Exception as exc:
+        raise invoke.StoreFailure("the task store failed") from exc
 
 
 def tool_run(engine: Engine, tool: ToolDef) -> Callable[[TaskRecord], Awaitable[Outcome]]:

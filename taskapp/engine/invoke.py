@@ -6,13 +6,24 @@ from typing import Any
 
 import structlog
 
+from .._logging import internal_error
 from ..context import TaskContext, _current
 from ..errors import ProtocolError, ToolError
 from ..records import ErrorOutcome, Outcome, ToolOutcome
 from ..signature import ArgumentsError
 from ..tools import ToolDef
+from .config import INTERNAL_ERROR
 
 log = structlog.get_logger("taskapp")
+
+
+class StoreFailure(Exception):
+    """The task store failed under a tool's context call (status, a question).
+
+    Not the tool's error: the task ends with a JSON-RPC internal error whose message
+    names only an error id (`_logging.internal_error`); the store's own text, which may
+    carry its host and port, stays in the server log.
+    """
 
 
 def text_error(message: str) -> ToolOutcome:
@@ -53,7 +64,15 @@ async def invoke(tool: ToolDef, kwargs: dict[str, Any], ctx: TaskContext) -> Out
         return ErrorOutcome(code=exc.code, message=exc.message, data=exc.data)
     except ToolError as exc:
         return text_error(str(exc))
-    except Exception as exc:
+    except StoreFailure as exc:
+        message = internal_error(
+            exc.__cause__ or exc,
+            "task store failed under a tool",
+            tool=tool.name,
+            task_id=ctx.task_id,
+        )
+        return ErrorOutcome(code=INTERNAL_ERROR, message=message)
+    except Exception as exc:  # the tool's own: its text is the tool's business (docs/security.md)
         log.warning("tool raised", tool=tool.name, task_id=ctx.task_id, exc_info=exc)
         return text_error(f"{type(exc).__name__}: {exc}")
     finally:

@@ -20,6 +20,7 @@ import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._logging import internal_error
 from ..wire.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -340,8 +341,7 @@ class Peer:
     def _reply_error(self, request: Request, exc: Exception) -> None:
         """The one error answer: a JsonRpcError as it is, anything else an internal error."""
         if not isinstance(exc, JsonRpcError):
-            log.error("handler failed", method=request.method, exc_info=exc)
-            exc = JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}")
+            exc = JsonRpcError(INTERNAL_ERROR, internal_error(exc, method=request.method))
         self._fail(request.id, exc)
 
     async def _notify_forever(self) -> None:

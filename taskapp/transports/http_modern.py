@@ -322,8 +322,11 @@ class Exchange:
 
 
 def _internal(method: str, exc: Exception) -> JsonRpcError:
-    log.error("handler failed", method=method, exc_info=exc)
-    return JsonRpcError(INTERNAL_ERROR, f"Internal error: {exc}")
+    from .._logging import (
+        internal_error,
+    )  # local: issue 19 keeps this file's other lines to HTTP work
+
+    return JsonRpcError(INTERNAL_ERROR, internal_error(exc, method=method))
 
 
 _KEEPALIVE = b": keep-alive\n\n"  # an SSE comment: clients ignore it
