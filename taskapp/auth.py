@@ -98,14 +98,15 @@ class JWTVerifier:
                 signing = await anyio.to_thread.run_sync(client.get_signing_key_from_jwt, token)
                 keys = [signing.key]
             claims = self._decode(token, keys)
-        except (jwt.PyJWTError, ValueError) as exc:
+            if claims is None:
+                return None
+            return _principal(claims)
+        # A claim of the wrong type is a bad token (401), never a server error: whatever
+        # a malformed token makes the decoder raise is the token's fault; `_principal`
+        # raises ValueError.
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
             log.info("token rejected", reason=str(exc))
             return None
-        if claims is None:
-            return None
-        scope = claims.get("scope") or claims.get("scp") or ""
-        scopes = frozenset(scope.split() if isinstance(scope, str) else scope)
-        return Principal(subject=str(claims["sub"]), scopes=scopes, claims=claims)
 
     def _decode(self, token: str, keys: list[Any]) -> dict[str, Any] | None:
         jwt = self._jwt
@@ -119,6 +120,26 @@ class JWTVerifier:
             except jwt.InvalidSignatureError:
                 continue
         return None
+
+
+def _principal(claims: Mapping[str, Any]) -> Principal:
+    """The principal of a verified token's claims; ValueError for a claim of the wrong type.
+
+    PyJWT checks the types of `iss`, `aud`, `exp`, `nbf`, `iat` and `sub`; this checks
+    what it does not: `sub` not empty, and `scope` (a space-separated string) or `scp`
+    (a string or a list of strings).
+    """
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise ValueError("the token's sub claim must be a non-empty string")
+    scope = claims.get("scope") or claims.get("scp") or ""
+    if isinstance(scope, str):
+        scopes = frozenset(scope.split())
+    elif isinstance(scope, list) and all(isinstance(s, str) for s in scope):
+        scopes = frozenset(scope)
+    else:
+        raise ValueError("the token's scope must be a string, or scp a list of strings")
+    return Principal(subject=subject, scopes=scopes, claims=claims)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ S-numbers refer to /work/shared/spec/TASKS-CHECKLIST.md.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -672,7 +673,9 @@ def token(key: rsa.RSAPrivateKey = KEY, kid: str = "k1", **overrides: Any) -> st
     }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+    # Signed as raw JSON: jwt.encode would refuse some of the odd claims tests need.
+    payload = json.dumps(claims).encode()
+    return jwt.api_jws.encode(payload, key, algorithm="RS256", headers={"kid": kid})
 
 
 def verifier(**kwargs: Any) -> JWTVerifier:
@@ -718,6 +721,44 @@ async def test_jwt_a_pem_key_works() -> None:
 )
 async def test_jwt_a_bad_token_gives_none(bad: str) -> None:
     assert await verifier().verify(bad) is None
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scope": 5},
+        {"scope": [["tasks"]]},
+        {"scope": ["tasks", 1]},
+        {"scope": {"tasks": True}},
+        {"scope": None, "scp": 3},
+        {"scope": None, "scp": [["tasks"]]},
+        {"sub": ""},
+        {"sub": 5},
+        {"iss": [ISSUER]},
+        {"aud": 5},
+        {"aud": [[AUDIENCE]]},
+        {"exp": "soon"},
+        {"exp": float("inf")},
+        {"nbf": "now"},
+        {"iat": [1]},
+    ],
+    ids=repr,
+)
+async def test_jwt_claims_of_the_wrong_type_give_none(claims: dict[str, Any]) -> None:
+    """Signed by the right key and issuer, but a claim has the wrong type: a bad token."""
+    assert await verifier().verify(token(**claims)) is None
+
+
+async def test_jwt_claims_of_the_wrong_type_get_401_not_500() -> None:
+    async with serving(make_app(verifier()).http_app()) as client:
+        for claims in ({"scope": 5}, {"scope": [["tasks"]]}, {"iss": [ISSUER]}):
+            response = await client.post(
+                "/mcp",
+                content=rpc(1, "initialize", INIT_PARAMS),
+                headers={**POST_HEADERS, **bearer(token(**claims))},
+            )
+            assert response.status_code == 401, claims
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
 async def test_jwt_an_unsigned_token_gives_none() -> None:
