@@ -53,6 +53,8 @@ class TaskApp:
         page_size: Items per page of `tools/list` and `tasks/list`.
         lease_s: How long a running task stays vouched for without renewal; tasks of a
             process that died are recovered this long after it died.
+        store_retry_s: How long a task's final write (its result, its terminal status)
+            is retried through a store outage, at most (docs/deploy.md, "Store outages").
         max_tasks_per_owner: Unfinished tasks one requestor may have at once (per process);
             a task-augmented call beyond it gets JSON-RPC error -32000.
         executor: "local" runs tasks in this process; "queue" hands them to worker
@@ -77,6 +79,7 @@ class TaskApp:
         poll_interval_ms: int = POLL_INTERVAL_MS,
         page_size: int = 100,
         lease_s: float = 30.0,
+        store_retry_s: float = 300.0,
         max_tasks_per_owner: int | None = None,
         executor: Literal["local", "queue"] = "local",
         auth: Auth | TokenVerifier | None = None,
@@ -94,6 +97,7 @@ class TaskApp:
             max_ttl_ms=max_ttl_ms,
             poll_interval_ms=poll_interval_ms,
             lease_s=lease_s,
+            store_retry_s=store_retry_s,
             max_tasks_per_owner=max_tasks_per_owner,
             executor=executor,
             recover=executor == "local",

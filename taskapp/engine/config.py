@@ -55,6 +55,9 @@ class EngineConfig:
     # How long a task stays vouched for without renewal; a dead process's tasks are
     # found this long after it died (renewed every third of it).
     lease_s: float = 30.0
+    # How long a task's final write (its result, its terminal status) is retried through
+    # a store outage, at most (and never past the task's expiry).
+    store_retry_s: float = 300.0
     # Unfinished tasks one requestor may have in this engine at once (S-52); None: no limit.
     max_tasks_per_owner: int | None = None
     # "local": run tasks here. "queue": store them and hand them to workers through the

@@ -63,7 +63,7 @@ class TaskEngine(AsyncContextManagerMixin):
         self.runner_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._tg: TaskGroup | None = None
         self._observers = Observers()
-        self._runs = Runs(store, self._observers)
+        self._runs = Runs(store, self._observers, self.config.store_retry_s)
         self._upkeep = anyio.CancelScope()  # the sweep and the leases
         # The store's waitless face (`answers_now`), if it has one: reads and creations
         # through it are ready values (see maybe.py); tasks run elsewhere are created
@@ -344,8 +344,8 @@ class TaskEngine(AsyncContextManagerMixin):
     def is_running(self, task_id: str) -> bool:
         return self._runs.is_running(task_id)
 
-    def running_ids(self) -> list[str]:
-        return self._runs.running_ids()
+    def leased_ids(self) -> list[str]:
+        return self._runs.leased_ids()
 
     async def set_status(
         self, task_id: str, *, status: TaskStatus | None = None, message: str | None = KEEP

@@ -38,7 +38,7 @@ class Engine(Protocol):
     @property
     def tools(self) -> Mapping[str, ToolDef]: ...
 
-    def running_ids(self) -> list[str]: ...
+    def leased_ids(self) -> list[str]: ...
 
     def start_adopted(
         self, record: TaskRecord, tool: ToolDef, on_end: Callable[[], None] | None = None
@@ -66,39 +66,78 @@ def work_queue(store: TaskStore) -> WorkQueue:
 
 
 async def keep_leases(engine: Engine) -> None:
-    """Recover orphans and renew this engine's leases, every third of a lease."""
+    """Renew this engine's leases, then recover orphans, every third of a lease.
+
+    Through a store outage nobody can renew, so leases lapse in every live engine at
+    once. What keeps their tasks from being taken as orphans when the store is back:
+    renewal comes before recovery and is retried within a second or so of a failure;
+    and an orphan is adopted only when two upkeeps a period apart, with no failed or
+    slow store call between, both saw its lease lapsed at the same value. A runner
+    that is alive has had that whole period of working store to renew it.
+    """
     if not getattr(engine.store, "shared", False):
         return  # no other process can orphan tasks in (or need leases from) this store
+    period = engine.config.lease_s / 3
+    suspects: dict[str, float | None] = {}  # lapsed at the last upkeep: task -> its lease
+    delay = 0.1
     while True:
+        started = anyio.current_time()
         try:
-            if engine.config.recover:
-                await recover(engine)
             until = time.time() + engine.config.lease_s
-            await engine.store.renew_leases(engine.runner_id, engine.running_ids(), until=until)
+            await engine.store.renew_leases(engine.runner_id, engine.leased_ids(), until=until)
+            if anyio.current_time() - started > period / 2:
+                suspects = {}  # the store stalled: others may not have renewed yet
+            if engine.config.recover:
+                suspects = await _recover_confirmed(engine, suspects)
         except Exception as exc:  # a store hiccup must not stop the server
-            log.warning("lease upkeep failed", exc_info=exc)
-        await anyio.sleep(engine.config.lease_s / 3)
+            log.warning("lease upkeep failed; retrying", exc_info=exc)
+            suspects = {}
+            await anyio.sleep(min(delay, period))
+            delay *= 2
+            continue
+        delay = 0.1
+        await anyio.sleep(period)
+
+
+async def _recover_confirmed(
+    engine: Engine, suspects: Mapping[str, float | None]
+) -> dict[str, float | None]:
+    """Adopt the orphans that `suspects` already held with the same lease; return the
+    orphans seen now for the next upkeep to confirm."""
+    now = time.time()
+    seen: dict[str, float | None] = {}
+    held = set(engine.leased_ids())
+    for orphan in await engine.store.orphans(now=now, limit=100):
+        if orphan.task_id in held:
+            continue  # ours and alive: renewed at the next upkeep
+        task_id, lease = orphan.task_id, orphan.lease_until
+        if task_id in suspects and suspects[task_id] == lease:
+            await _adopt_orphan(engine, task_id, now)
+        else:
+            seen[task_id] = lease
+    return seen
 
 
 async def recover(engine: Engine) -> int:
-    """Adopt tasks orphaned by a dead process: run them again where the tool allows it,
-    else end them `failed`. Returns how many were adopted."""
-    adopted = 0
+    """Adopt tasks orphaned by a dead process at once: run them again where the tool
+    allows it, else end them `failed`. Returns how many were adopted."""
     now = time.time()
-    for orphan in await engine.store.orphans(now=now, limit=100):
-        record = await engine.store.adopt(
-            orphan.task_id, engine.runner_id, until=now + engine.config.lease_s, now=now
-        )
-        if record is None:
-            continue  # another engine took it
-        adopted += 1
-        tool = engine.tools.get(record.tool)
-        if tool is not None and tool.on_interrupt == "rerun":
-            log.info("re-running an interrupted task", task_id=record.task_id, tool=tool.name)
-            engine.start_adopted(record, tool)
-        else:
-            await engine.fail(record.task_id, INTERRUPTED_MESSAGE)
-    return adopted
+    orphans = await engine.store.orphans(now=now, limit=100)
+    return sum([await _adopt_orphan(engine, orphan.task_id, now) for orphan in orphans])
+
+
+async def _adopt_orphan(engine: Engine, task_id: str, now: float) -> bool:
+    until = now + engine.config.lease_s
+    record = await engine.store.adopt(task_id, engine.runner_id, until=until, now=now)
+    if record is None:
+        return False  # another engine took it
+    tool = engine.tools.get(record.tool)
+    if tool is not None and tool.on_interrupt == "rerun":
+        log.info("re-running an interrupted task", task_id=record.task_id, tool=tool.name)
+        engine.start_adopted(record, tool)
+    else:
+        await engine.fail(record.task_id, INTERRUPTED_MESSAGE)
+    return True
 
 
 async def sweep(store: TaskStore, interval_s: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
@@ -17,6 +18,7 @@ from . import invoke
 from .config import INTERNAL_ERROR, SHUTDOWN_MESSAGE, TaskLimitError
 from .fleet import changes
 from .observers import Observers
+from .retry import SHUTDOWN_RETRY_S, persist
 
 log = structlog.get_logger("taskapp.engine")
 
@@ -27,10 +29,13 @@ Run = Callable[[TaskRecord], Awaitable[Outcome]]
 class Runs:
     """Runs task functions, each in its cancel scope, and records how each one ended."""
 
-    def __init__(self, store: TaskStore, observers: Observers) -> None:
+    def __init__(self, store: TaskStore, observers: Observers, retry_s: float = 300.0) -> None:
         self._store = store
         self._observers = observers
+        self._retry_s = retry_s  # how long a task's final write rides out a store outage
+        self._closing_at = float("inf")
         self._scopes: dict[str, anyio.CancelScope] = {}
+        self._ending: dict[str, float] = {}  # task -> until when its final write is retried
         self._reasons: dict[str, Reason] = {}
         self._owners: dict[str, str | None] = {}  # unfinished tasks started here -> owner
         self._idle = anyio.Event()  # set whenever no function runs here
@@ -55,8 +60,9 @@ class Runs:
     def is_running(self, task_id: str) -> bool:
         return task_id in self._scopes
 
-    def running_ids(self) -> list[str]:
-        return list(self._scopes)
+    def leased_ids(self) -> list[str]:
+        """The tasks whose leases this engine keeps: running, or still writing their end."""
+        return [*self._scopes, *self._ending]
 
     def stop(self, task_id: str, reason: Reason) -> None:
         """Cancel the task's function, if it runs here; its end is recorded as `reason`."""
@@ -68,6 +74,7 @@ class Runs:
     def stop_all(self) -> None:
         """The engine is closing: interrupt every function; ones not started yet too."""
         self.closing = True
+        self._closing_at = time.time()
         for task_id in list(self._scopes):
             self.stop(task_id, "shutdown")
 
@@ -101,6 +108,9 @@ class Runs:
                 if not self._scopes:
                     self._idle.set()
         reason = self._reasons.pop(task_id, None)
+        # Until the end is written the task stays ours: its lease is renewed, and the
+        # write is retried through a store outage (`_write`) as long as its TTL allows.
+        self._ending[task_id] = min(time.time() + self._retry_s, record.expires_at or math.inf)
         with anyio.CancelScope(shield=True):
             try:
                 if outcome is not None:
@@ -114,6 +124,8 @@ class Runs:
                 await self._store.drop_inputs(task_id)
             except Exception as exc:  # a failing store must not take the server down
                 log.error("could not record the end of a task", task_id=task_id, exc_info=exc)
+            finally:
+                self._ending.pop(task_id, None)
 
     async def _watch(self, record: TaskRecord, scope: anyio.CancelScope) -> None:
         """Stop the function when its task ends elsewhere (a cancel through another
@@ -128,20 +140,36 @@ class Runs:
 
     async def _finish(self, task_id: str, outcome: Outcome) -> None:
         status = TaskStatus.FAILED if isinstance(outcome, ErrorOutcome) else TaskStatus.COMPLETED
-        try:
-            record = await self._store.update(
-                task_id,
-                now=time.time(),
-                status=status,
-                status_message=invoke.error_text(outcome),
-                outcome=outcome,
-            )
-        except (InvalidTransitionError, TaskNotFoundError):
+        record = await self._write(task_id, status, invoke.error_text(outcome), outcome)
+        if record is None:
             # Cancelled (S-42) or expired meanwhile: the function's result is dropped.
             log.info("result dropped: task already ended", task_id=task_id)
             return
         log.info("task ended", task_id=task_id, status=record.status.value, owner=record.owner)
         self._observers.emit(record)
+
+    async def _write(
+        self, task_id: str, status: TaskStatus, message: str | None, outcome: Outcome
+    ) -> TaskRecord | None:
+        """Write the task's end, retried through a store outage; None if it had ended."""
+
+        def until() -> float:
+            deadline = self._ending.get(task_id, 0.0)  # not ours: one attempt
+            return min(deadline, self._closing_at + SHUTDOWN_RETRY_S)
+
+        async def write() -> TaskRecord:
+            return await self._store.update(
+                task_id, now=time.time(), status=status, status_message=message, outcome=outcome
+            )
+
+        try:
+            return await persist(write, task_id, until)
+        except (InvalidTransitionError, TaskNotFoundError):
+            # Ended elsewhere, or by an earlier attempt whose reply the outage lost.
+            record = await self._store.get(task_id, now=time.time())
+            if record is not None and record.status is status and record.outcome == outcome:
+                return record
+            return None
 
     async def _interrupt(self, task_id: str, on_interrupt: OnInterrupt) -> None:
         if on_interrupt == "rerun":
@@ -152,14 +180,9 @@ class Runs:
         """End the task `failed` with `message`, unless it has ended already."""
         # The server failed the request, not the tool: a JSON-RPC internal error.
         outcome = ErrorOutcome(INTERNAL_ERROR, message)
-        try:
-            record = await self._store.update(
-                task_id, now=time.time(), status=TaskStatus.FAILED, status_message=message,
-                outcome=outcome,
-            )  # fmt: skip
-        except (InvalidTransitionError, TaskNotFoundError):
-            return
-        self._observers.emit(record)
+        record = await self._write(task_id, TaskStatus.FAILED, message, outcome)
+        if record is not None:
+            self._observers.emit(record)
 
 
 def _deadline(record: TaskRecord) -> float:

@@ -328,11 +328,9 @@ class RedisStore:
     # -- leases ------------------------------------------------------------------------
 
     async def renew_leases(self, runner: str, task_ids: Sequence[str], *, until: float) -> None:
-        if task_ids:
-            keys = [self._keys.of(LEASES), *(self._keys.task(task_id) for task_id in task_ids)]
-            await self._run(
-                "renew", keys, [TERMINAL_JSON, json.dumps(runner), repr(until), *task_ids]
-            )
+        # A write even with no tasks: the engine's upkeep learns that writes get through.
+        keys = [self._keys.of(LEASES), *(self._keys.task(task_id) for task_id in task_ids)]
+        await self._run("renew", keys, [TERMINAL_JSON, json.dumps(runner), repr(until), *task_ids])
 
     async def orphans(self, *, now: float, limit: int) -> list[TaskRecord]:
         found: list[TaskRecord] = []
