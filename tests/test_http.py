@@ -185,6 +185,26 @@ async def test_every_initialize_opens_a_new_session() -> None:
         assert await two.result("ping") == {}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":1,"method":"initialize","params":{}}',  # no "jsonrpc"
+        b'{"jsonrpc":"2.0","method":"initialize","params":{}}',  # a notification
+        b'{"jsonrpc":"2.0","id":[1],"method":"initialize","params":{}}',  # a bad id
+    ],
+)
+async def test_a_malformed_initialize_opens_no_session(body: bytes) -> None:
+    """Issue 19: these were answered 400 (or 202) after a session had been opened, whose
+    id the client never learnt: about 31 KB each, never freed."""
+    transport = HttpTransport(make_app().spec())
+    async with serving(transport.asgi()) as client:
+        response = await client.post("/mcp", content=body, headers=POST_HEADERS)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32600
+        assert "mcp-session-id" not in response.headers
+        assert transport.sessions == {}
+
+
 async def test_notifications_and_responses_are_accepted_with_202() -> None:
     async with serving(make_app().http_app()) as client:
         session = await open_session(client)

@@ -203,19 +203,22 @@ class HttpTransport:
         if not isinstance(message, dict):
             why = "Invalid request: send one JSON-RPC message per POST"
             return refusal(400, JsonRpcError(INVALID_REQUEST, why))
-        modern = is_modern(message, request.headers)
-        session: HttpSession | None = None
-        if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
-            session = self.legacy.open(principal)
-        elif not modern:
-            found = self.legacy.find(request, principal)
-            if isinstance(found, Response):
-                return found
-            session = found
+        # Checked before a session opens: a refused initialize must leave none behind.
         invalid = _invalid(message)
         if invalid is not None:
             error = JsonRpcError(INVALID_REQUEST, f"Invalid request: {invalid}")
             return refusal(400, error, request_id=message.get("id"))
+        session: HttpSession | None = None
+        if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
+            if "id" not in message:
+                why = "Invalid request: initialize must be a request, with an id"
+                return refusal(400, JsonRpcError(INVALID_REQUEST, why))
+            session = self.legacy.open(principal)
+        elif not is_modern(message, request.headers):
+            found = self.legacy.find(request, principal)
+            if isinstance(found, Response):
+                return found
+            session = found
         if session is None:
             return self.modern.post(request.headers, message, principal)
         if "method" not in message or "id" not in message:  # a notification or a response
