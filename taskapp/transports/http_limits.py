@@ -58,11 +58,12 @@ class HttpLimits:
 async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes | Response:
     """The body, or 413 as soon as it is known to be over `max_bytes` (from
     Content-Length, or while it streams in), or 408 when it is slower than `timeout_s`.
-    Either refusal closes the connection: the rest of the body is never read."""
+
+    After a 413 uvicorn discards the rest of the body as it comes (memory stays
+    bounded) so that the client, still sending, reads the answer: closing at once
+    would reset the connection under it. A 408 closes the connection."""
     too_large = refusal(
-        413,
-        JsonRpcError(INVALID_REQUEST, f"Payload too large: over {max_bytes} bytes"),
-        headers=_CLOSE,
+        413, JsonRpcError(INVALID_REQUEST, f"Payload too large: over {max_bytes} bytes")
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
