@@ -26,12 +26,15 @@ from .sessions.server import ServerSession
 from .sessions.spec import ServerSpec
 from .stores import TaskStore, open_store
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
+from .transports.lines import DEFAULT_MAX_MESSAGE_BYTES
 from .transports.stdio import FdChannel, private_stdout
 from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 from .wire.mcp2025 import tool_json
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+
+    from .transports.http_limits import HttpLimits
 
 log = structlog.get_logger("taskapp")
 FnT = TypeVar("FnT", bound=Callable[..., Awaitable[Any]])
@@ -64,6 +67,8 @@ class TaskApp:
         state_secret: The key that signs the `requestState` of 2026-07-28 inline calls
             that ask the client something. Default: `$TASKAPP_STATE_SECRET`, else a
             random key per process (then a client's retry must reach the same process).
+        max_message_bytes: The largest message accepted: a stdio line, an HTTP POST body
+            (HTTP 413 beyond, refused while it streams in).
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class TaskApp:
         executor: Literal["local", "queue"] = "local",
         auth: Auth | TokenVerifier | None = None,
         state_secret: str | bytes | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.name = name
         self.version = version
@@ -92,6 +98,7 @@ class TaskApp:
         self.page_size = page_size
         self.auth = as_auth(auth)
         self.state_signer = StateSigner(state_secret)
+        self.max_message_bytes = max_message_bytes
         self.config = EngineConfig(
             default_ttl_ms=default_ttl_ms,
             max_ttl_ms=max_ttl_ms,
@@ -184,6 +191,7 @@ class TaskApp:
             state_signer=self.state_signer,
             auth=self.auth,
             running=self.running,
+            max_message_bytes=self.max_message_bytes,
         )
 
     @asynccontextmanager
@@ -215,7 +223,7 @@ class TaskApp:
         """
         ensure_stderr_logging()
         with private_stdout() as protocol_fd:
-            channel = FdChannel(0, protocol_fd)
+            channel = FdChannel(0, protocol_fd, max_message_bytes=self.max_message_bytes)
             try:
                 async with self.running(store) as engine:
                     settle_gc()
@@ -224,15 +232,23 @@ class TaskApp:
             finally:
                 await channel.aclose()
 
-    def http_app(self, *, path: str = "/mcp", allowed_origins: Sequence[str] = ()) -> Starlette:
+    def http_app(
+        self, *, path: str = "/mcp", allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] | None = None, limits: HttpLimits | None = None,
+    ) -> Starlette:  # fmt: skip
         """An ASGI app serving Streamable HTTP at `path`, to run or mount.
 
         Its lifespan starts the engine: when mounting it in another app, enter
         `http_app.router.lifespan_context(http_app)` in the parent's lifespan.
+        `allowed_hosts`: the `Host` values served (default: loopback names only; list
+        your public names, or "*"). `limits`: session expiry and caps, read timeouts.
         """
         from .transports.http import HttpTransport
 
-        return HttpTransport(self.spec(), path=path, allowed_origins=allowed_origins).asgi()
+        return HttpTransport(
+            self.spec(), path=path, allowed_origins=allowed_origins,
+            allowed_hosts=allowed_hosts, limits=limits,
+        ).asgi()  # fmt: skip
 
     def run(
         self,
@@ -245,11 +261,14 @@ class TaskApp:
         allowed_origins: Sequence[str] = (),
         executor: Literal["local", "queue"] | None = None,
         loop: EventLoop = "auto",
+        allowed_hosts: Sequence[str] | None = None,
+        http_limits: HttpLimits | None = None,
     ) -> None:
         """Serve until the client goes away (stdio) or SIGINT/SIGTERM (http). Blocking.
 
         `loop`: "auto" runs on uvloop when it is installed (`pip install 'taskapp[uvloop]'`),
-        as uvicorn does; "asyncio" or "uvloop" to choose.
+        as uvicorn does; "asyncio" or "uvloop" to choose. `allowed_hosts` (default:
+        loopback names and `host`) and `http_limits` as for `http_app`.
         """
         options = backend_options(loop)  # a missing uvloop is refused before anything starts
         if store is not None:
@@ -266,6 +285,7 @@ class TaskApp:
             ensure_stderr_logging()
             serve_http(
                 self.spec(), host=host, port=port, path=path, allowed_origins=allowed_origins,
+                allowed_hosts=allowed_hosts, limits=http_limits,
                 loop="uvloop" if options else "asyncio",
             )  # fmt: skip
         else:

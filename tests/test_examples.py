@@ -465,7 +465,7 @@ async def asgi_client(asgi: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=asgi)
     async with (
         asgi.router.lifespan_context(asgi),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http,
     ):
         yield http
 

@@ -32,7 +32,7 @@ from .raw import INIT_PARAMS
 pytestmark = pytest.mark.anyio
 
 TIMEOUT = 10
-BASE = "http://testserver"
+BASE = "http://127.0.0.1"
 ACCEPT_BOTH = "application/json, text/event-stream"
 POST_HEADERS = {"content-type": "application/json", "accept": ACCEPT_BOTH}
 METADATA_URL = f"{BASE}/.well-known/oauth-protected-resource/mcp"
@@ -184,6 +184,26 @@ async def test_every_initialize_opens_a_new_session() -> None:
         assert one.session_id != two.session_id
         assert await one.result("ping") == {}
         assert await two.result("ping") == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":1,"method":"initialize","params":{}}',  # no "jsonrpc"
+        b'{"jsonrpc":"2.0","method":"initialize","params":{}}',  # a notification
+        b'{"jsonrpc":"2.0","id":[1],"method":"initialize","params":{}}',  # a bad id
+    ],
+)
+async def test_a_malformed_initialize_opens_no_session(body: bytes) -> None:
+    """Issue 19: these were answered 400 (or 202) after a session had been opened, whose
+    id the client never learnt: about 31 KB each, never freed."""
+    transport = HttpTransport(make_app().spec())
+    async with serving(transport.asgi()) as client:
+        response = await client.post("/mcp", content=body, headers=POST_HEADERS)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32600
+        assert "mcp-session-id" not in response.headers
+        assert transport.sessions == {}
 
 
 async def test_notifications_and_responses_are_accepted_with_202() -> None:
@@ -494,10 +514,11 @@ async def test_dns_rebinding_with_a_matching_host_is_403() -> None:
     """A page on evil.example, rebound to 127.0.0.1, sends Host and Origin evil.example.
 
     That the Origin names the Host proves nothing: in a DNS-rebinding attack they
-    always agree. Only loopback and configured origins may pass.
+    always agree. Only loopback and configured origins may pass, even when the Host
+    itself is allowed (by default it is not: 421, see test_http_limits.py).
     """
     attack = {"host": "evil.example:8000", "origin": "http://evil.example:8000"}
-    async with serving(make_app().http_app()) as client:
+    async with serving(make_app().http_app(allowed_hosts=["evil.example"])) as client:
         response = await client.post(
             "/mcp", content=rpc(1, "initialize", INIT_PARAMS), headers={**POST_HEADERS, **attack}
         )

@@ -13,6 +13,7 @@ from .importer import ImportFromStringError, import_from_string
 
 if TYPE_CHECKING:
     from ..app import TaskApp
+    from ..transports.http_limits import HttpLimits
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +38,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="ORIGIN",
         help="http: also accept this Origin (repeatable; '*' for any)",
     )
+    _limits(run)
     run.add_argument(
         "--executor",
         choices=["local", "queue"],
@@ -58,6 +60,52 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     worker.add_argument(
         "--grace", type=float, default=30, help="seconds to finish running tasks at shutdown"
     )
+
+
+def _limits(run: argparse.ArgumentParser) -> None:
+    """Limits and timeouts (issue 19); docs/security.md lists them with their defaults."""
+    run.add_argument(
+        "--allow-host", action="append", default=None, metavar="HOST",
+        help="http: serve this Host header (name, name:port; repeatable; '*' for any); "
+        "default: loopback names and --host",
+    )  # fmt: skip
+    run.add_argument(
+        "--max-message-bytes", type=int, default=None, metavar="BYTES",
+        help="the largest stdio line or HTTP body (HTTP 413 beyond; default: the app's, "
+        "4 MiB unless it says otherwise)",
+    )  # fmt: skip
+    run.add_argument(
+        "--session-idle-timeout", type=float, default=1800.0, metavar="SECONDS",
+        help="http: close a 2025-11-25 session idle this long (default: 1800)",
+    )  # fmt: skip
+    run.add_argument(
+        "--max-sessions", type=int, default=1000,
+        help="http: open sessions in all; past it the least recently active idle one "
+        "is closed (default: 1000)",
+    )  # fmt: skip
+    run.add_argument(
+        "--max-sessions-per-client", type=int, default=100,
+        help="http: open sessions per principal, or per address without auth (HTTP 429 "
+        "past it; default: 100)",
+    )  # fmt: skip
+    run.add_argument(
+        "--header-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="http: close a connection whose request head takes longer (default: 10)",
+    )  # fmt: skip
+    run.add_argument(
+        "--body-timeout", type=float, default=60.0, metavar="SECONDS",
+        help="http: answer 408 to a POST body that takes longer (default: 60)",
+    )  # fmt: skip
+
+
+def _http_limits(args: argparse.Namespace) -> HttpLimits:
+    from ..transports.http_limits import HttpLimits
+
+    return HttpLimits(
+        session_idle_timeout_s=args.session_idle_timeout, max_sessions=args.max_sessions,
+        max_sessions_per_client=args.max_sessions_per_client,
+        header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
+    )  # fmt: skip
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.max_message_bytes is not None:
+        app.max_message_bytes = args.max_message_bytes
     try:
         app.run(
             args.transport,
@@ -126,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
             allowed_origins=args.allow_origin,
             executor=args.executor,
             loop=args.loop,
+            allowed_hosts=args.allow_host,
+            http_limits=_http_limits(args) if args.transport == "http" else None,
         )
     except KeyboardInterrupt:
         return EXIT_OK

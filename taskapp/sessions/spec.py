@@ -45,6 +45,8 @@ class ServerSpec:
     auth: Auth | None
     #: Starts the engine (and its store) for as long as the block lasts.
     running: Callable[[], AbstractAsyncContextManager[TaskEngine]]
+    #: The largest message accepted: a stdio line, an HTTP body (4 MiB, as the official SDK).
+    max_message_bytes: int = 4 * 1024 * 1024
 
     @property
     def server_info(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from ..sessions.spec import ServerSpec
 from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, JsonRpcError
 from .http_common import SESSION_HEADER, refusal
 from .http_legacy import HttpSession, LegacySessions
+from .http_limits import HostCheck, HttpLimits, default_hosts, header_timeout_protocol, read_body
 from .http_modern import ModernPosts, is_modern
 
 log = structlog.get_logger("taskapp.http")
@@ -60,7 +61,11 @@ class HttpTransport:
         path: The MCP endpoint.
         allowed_origins: Origins accepted in the `Origin` header besides the server's
             own host and loopback ones (DNS-rebinding protection); "*" accepts any.
-        max_body_bytes: The largest POST body accepted (HTTP 413 beyond).
+        allowed_hosts: `Host` header values accepted (`name` for any port, `name:port`,
+            "*" for any); others get HTTP 421. Default: loopback names only.
+        max_body_bytes: The largest POST body accepted (HTTP 413 beyond); default: the
+            spec's `max_message_bytes`.
+        limits: Session expiry and caps, read timeouts (`HttpLimits`).
     """
 
     def __init__(
@@ -69,14 +74,18 @@ class HttpTransport:
         *,
         path: str = "/mcp",
         allowed_origins: Sequence[str] = (),
-        max_body_bytes: int = 128 * 1024 * 1024,
+        allowed_hosts: Sequence[str] | None = None,
+        max_body_bytes: int | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.spec = spec
         self.path = path
         self.allowed_origins = frozenset(allowed_origins)
-        self.max_body_bytes = max_body_bytes
+        self.check_host = HostCheck(default_hosts(None) if allowed_hosts is None else allowed_hosts)
+        self.max_body_bytes = spec.max_message_bytes if max_body_bytes is None else max_body_bytes
+        self.limits = limits or HttpLimits()
         self.auth: Auth | None = spec.auth
-        self.legacy = LegacySessions(spec)
+        self.legacy = LegacySessions(spec, self.limits)
         self.modern = ModernPosts(spec)
 
     @property
@@ -116,7 +125,7 @@ class HttpTransport:
 
     async def endpoint(self, request: Request) -> ASGIApp:
         """The answer to one request to the MCP endpoint, as an ASGI app to run."""
-        refused = self._check_origin(request)
+        refused = self.check_host(request) or self._check_origin(request)
         if refused is not None:
             return refused
         principal = await self._authenticate(request)
@@ -193,7 +202,7 @@ class HttpTransport:
         ):
             why = "Not acceptable: accept application/json and text/event-stream"
             return refusal(406, JsonRpcError(INVALID_REQUEST, why))
-        body = await self._read_body(request)
+        body = await read_body(request, self.max_body_bytes, self.limits.body_timeout_s)
         if isinstance(body, Response):
             return body
         try:
@@ -203,40 +212,31 @@ class HttpTransport:
         if not isinstance(message, dict):
             why = "Invalid request: send one JSON-RPC message per POST"
             return refusal(400, JsonRpcError(INVALID_REQUEST, why))
-        modern = is_modern(message, request.headers)
-        session: HttpSession | None = None
-        if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
-            session = self.legacy.open(principal)
-        elif not modern:
-            found = self.legacy.find(request, principal)
-            if isinstance(found, Response):
-                return found
-            session = found
+        # Checked before a session opens: a refused initialize must leave none behind.
         invalid = _invalid(message)
         if invalid is not None:
             error = JsonRpcError(INVALID_REQUEST, f"Invalid request: {invalid}")
             return refusal(400, error, request_id=message.get("id"))
+        session: HttpSession | None = None
+        if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
+            if "id" not in message:
+                why = "Invalid request: initialize must be a request, with an id"
+                return refusal(400, JsonRpcError(INVALID_REQUEST, why))
+            opened = await self.legacy.open(principal, _client_of(request))
+            if isinstance(opened, Response):
+                return opened
+            session = opened
+        elif not is_modern(message, request.headers):
+            found = self.legacy.find(request, principal)
+            if isinstance(found, Response):
+                return found
+            session = found
         if session is None:
             return self.modern.post(request.headers, message, principal)
         if "method" not in message or "id" not in message:  # a notification or a response
             session.channel.post(body)
             return Response(status_code=202)
         return await self.legacy.answer(session, message, body)
-
-    async def _read_body(self, request: Request) -> bytes | Response:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return refusal(
-                    413,
-                    JsonRpcError(
-                        INVALID_REQUEST, f"Payload too large: over {self.max_body_bytes} bytes"
-                    ),
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     # -- GET and DELETE --------------------------------------------------------------
 
@@ -260,18 +260,32 @@ class _Endpoint:
         await answer(scope, receive, send)
 
 
+def _client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def serve_http(
     spec: ServerSpec, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp",
-    allowed_origins: Sequence[str] = (), log_level: str = "info",
+    allowed_origins: Sequence[str] = (), allowed_hosts: Sequence[str] | None = None,
+    limits: HttpLimits | None = None, log_level: str = "info",
     loop: Literal["asyncio", "uvloop"] = "asyncio",
 ) -> None:  # fmt: skip
-    """Serve over HTTP with uvicorn until SIGINT/SIGTERM; then end sessions and tasks."""
+    """Serve over HTTP with uvicorn until SIGINT/SIGTERM; then end sessions and tasks.
+    Without `allowed_hosts`, loopback names and the bound host are accepted."""
     import uvicorn
 
-    transport = HttpTransport(spec, path=path, allowed_origins=allowed_origins)
+    limits = limits or HttpLimits()
+    hosts = default_hosts(host) if allowed_hosts is None else allowed_hosts
+    if allowed_hosts is None and host in ("0.0.0.0", "::", ""):
+        log.warning("bound to every address, but only loopback Host names are served: "
+                    "list the public ones with --allow-host (or allowed_hosts=)")  # fmt: skip
+    transport = HttpTransport(
+        spec, path=path, allowed_origins=allowed_origins, allowed_hosts=hosts, limits=limits
+    )
     config = uvicorn.Config(
         transport.asgi(), host=host, port=port, lifespan="on", log_config=None,
         access_log=False, log_level=log_level, timeout_graceful_shutdown=3, loop=loop,
+        http=header_timeout_protocol(limits.header_timeout_s), ws="none",
     )  # fmt: skip
 
     class Server(uvicorn.Server):

@@ -9,8 +9,9 @@ long as it lasts.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -28,6 +29,7 @@ from ..wire.jsonrpc import INVALID_REQUEST, JsonRpcError
 from ..wire.mcp2025 import SUPPORTED_VERSIONS
 from .http_channel import HttpChannel, Outbox
 from .http_common import SESSION_HEADER, VERSION_HEADER, refusal
+from .http_limits import HttpLimits
 
 log = structlog.get_logger("taskapp.http")
 
@@ -44,19 +46,41 @@ class HttpSession:
     principal: Principal | None
     channel: HttpChannel
     server: ServerSession
+    #: Whose sessions it counts among: the principal, or the client address without auth.
+    client: str = ""
+    #: When it last received a request or ended a stream (`time.monotonic()`).
+    last_active: float = field(default_factory=time.monotonic)
+
+    @property
+    def idle(self) -> bool:
+        """No request in flight and no open stream (GET, a pending tasks/result)."""
+        return not self.channel.streams and self.channel.standalone is None
 
 
 class LegacySessions:
     """The 2025-11-25 sessions of an `HttpTransport`, by id, while it runs."""
 
-    def __init__(self, spec: ServerSpec) -> None:
+    def __init__(self, spec: ServerSpec, limits: HttpLimits | None = None) -> None:
         self.spec = spec
+        self.limits = limits or HttpLimits()
         self.by_id: dict[str, HttpSession] = {}
         self._engine: TaskEngine | None = None
         self._tg: TaskGroup | None = None
 
     def start(self, engine: TaskEngine, tg: TaskGroup) -> None:
         self._engine, self._tg = engine, tg
+        tg.start_soon(self._expire)
+
+    async def _expire(self) -> None:
+        """Close the sessions idle for longer than the timeout, as DELETE would."""
+        timeout = self.limits.session_idle_timeout_s
+        while True:
+            await anyio.sleep(max(0.05, min(timeout / 4, 30.0)))
+            cutoff = time.monotonic() - timeout
+            for session in list(self.by_id.values()):
+                if session.idle and session.last_active < cutoff:
+                    log.info("session expired", session=session.id[:8], idle_s=timeout)
+                    await self.close(session)
 
     async def end(self) -> None:
         """End every session: their streams finish; their tasks go on."""
@@ -89,22 +113,45 @@ class LegacySessions:
                     INVALID_REQUEST, f"Bad request: unsupported MCP-Protocol-Version {version!r}"
                 ),
             )
+        session.last_active = time.monotonic()
         return session
 
-    def open(self, principal: Principal | None) -> HttpSession:
-        """A new session (for an `initialize`), served until it closes."""
+    async def open(self, principal: Principal | None, address: str) -> HttpSession | Response:
+        """A new session (for an `initialize`), served until it closes; or the refusal
+        when its client has too many, or every session is busy and there are too many."""
         if self._engine is None or self._tg is None:
             raise RuntimeError("the HTTP transport is not running: serve it with its lifespan")
+        client = f"principal:{principal.subject}" if principal else f"address:{address}"
+        refused = await self._make_room(client)
+        if refused is not None:
+            return refused
         session_id = secrets.token_urlsafe(32)
         owner = f"principal:{principal.subject}" if principal else f"session:{session_id}"
         server = ServerSession(self.spec, self._engine, owner=owner, era="legacy")
-        session = HttpSession(session_id, principal, HttpChannel(), server)
+        session = HttpSession(session_id, principal, HttpChannel(), server, client)
         self.by_id[session_id] = session
         self._tg.start_soon(self._serve, session)
         log.info(
             "session opened", session=session_id[:8], principal=principal and principal.subject
         )
         return session
+
+    async def _make_room(self, client: str) -> Response | None:
+        cap = self.limits.max_sessions_per_client
+        if sum(1 for s in self.by_id.values() if s.client == client) >= cap:
+            why = f"Too many sessions: {cap} open for this client; DELETE one or let it expire"
+            return refusal(429, JsonRpcError(INVALID_REQUEST, why))
+        if len(self.by_id) < self.limits.max_sessions:
+            return None
+        # One client must not lock everyone out: the least recently active idle one goes.
+        idle = [s for s in self.by_id.values() if s.idle]
+        if not idle:
+            why = "Service unavailable: too many sessions, all busy; try again later"
+            return refusal(503, JsonRpcError(INVALID_REQUEST, why))
+        oldest = min(idle, key=lambda s: s.last_active)
+        log.info("session evicted", session=oldest.id[:8], sessions=len(self.by_id))
+        await self.close(oldest)
+        return None
 
     async def _serve(self, session: HttpSession) -> None:
         channel = session.channel
@@ -139,6 +186,7 @@ class LegacySessions:
             return refusal(503, JsonRpcError(INVALID_REQUEST, "The session ended before answering"))
         finally:
             session.channel.streams.pop(request_id, None)
+            session.last_active = time.monotonic()
             box.release()
         if message.get("method") == "initialize" and b'"error"' in data[:64]:
             await self.close(session)
@@ -153,6 +201,7 @@ class LegacySessions:
                 yield b"event: message\ndata: " + data + b"\n\n"
         finally:
             session.channel.streams.pop(request_id, None)
+            session.last_active = time.monotonic()
             if not box.done and session.server.peer is not None:
                 # The client left. A tasks/result can be asked again at no cost, so stop
                 # it and let the questions it held go back to the queue.
@@ -178,6 +227,7 @@ class LegacySessions:
                     yield b"event: message\ndata: " + data + b"\n\n"
             finally:
                 session.channel.close_standalone(box)
+                session.last_active = time.monotonic()
 
         headers = {"Mcp-Session-Id": session.id, "Cache-Control": "no-cache"}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -8,7 +8,7 @@ from anyio.abc import ByteReceiveStream, ByteSendStream
 from ..sessions.channel import Channel, MessageTooLargeError
 from ..wire.jsonrpc import RequestId
 
-DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # as the official SDK's HTTP body limit
 CHUNK = 256 * 1024
 
 
