@@ -152,11 +152,18 @@ def base_params(method: str) -> dict[str, Any]:
     return known.get(method, {})
 
 
+def rarely(draw: st.DrawFn, one_in: int) -> bool:
+    """True about once in `one_in` draws, and False in the simplest example: hypothesis
+    starts from (and shrinks toward) the smallest choice, so that one stays the valid
+    message, and a fault is something drawn on top of it."""
+    return draw(st.integers(0, one_in - 1)) == one_in - 1
+
+
 @st.composite
 def mutated(draw: st.DrawFn, value: dict[str, Any]) -> Any:
     """`value` with up to three changes: a field dropped, given a value of another type,
     or an extra field added; sometimes not an object at all."""
-    if draw(st.integers(0, 9)) == 0:
+    if rarely(draw, 10):
         return draw(json_values)
     out = dict(value)
     for _ in range(draw(st.integers(0, 3))):
@@ -189,14 +196,14 @@ def mutated_meta(draw: st.DrawFn) -> Any:
         LOG_LEVEL: st.sampled_from(["loud", "", "DEBUG", 3, None, "debug", "emergency"]),
         "progressToken": json_values,
     }
-    if draw(st.integers(0, 2)) == 0:
+    if not rarely(draw, 3):
         return envelope  # valid: the params or headers carry the fault
     key = draw(st.sampled_from(sorted(wrong)))
-    if draw(st.integers(0, 4)) == 0:
+    if rarely(draw, 5):
         envelope.pop(key, None)
     else:
         envelope[key] = draw(wrong[key])
-    return envelope if draw(st.integers(0, 19)) else draw(json_values)
+    return draw(json_values) if rarely(draw, 20) else envelope
 
 
 @st.composite
@@ -204,21 +211,21 @@ def rpc_messages(draw: st.DrawFn, modern: bool) -> Any:
     """A JSON-RPC message to one of the dialect's methods (or an unknown one), its params
     mutated, its envelope too in 2026; sometimes the frame itself is wrong."""
     methods = METHODS_2026 if modern else METHODS_2025
-    method = draw(st.sampled_from(methods) | short_text)
+    method = draw(short_text) if rarely(draw, 8) else draw(st.sampled_from(methods))
     params = draw(mutated(base_params(method)))
     if modern and isinstance(params, dict):
         params["_meta"] = draw(mutated_meta())
     message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
-    if draw(st.integers(0, 5)):
-        message["id"] = draw(request_ids) if draw(st.integers(0, 4)) == 0 else draw(st.integers(1))
+    if not rarely(draw, 6):  # else a notification
+        message["id"] = draw(request_ids) if rarely(draw, 5) else draw(st.integers(1))
     frame = draw(st.integers(0, 9))
-    if frame == 0:
+    if frame == 9:
         message["jsonrpc"] = draw(st.sampled_from(["1.0", "", 2.0, None]))
-    elif frame == 1:
+    elif frame == 8:
         del message["jsonrpc"]
-    elif frame == 2:
+    elif frame == 7:
         message[draw(st.sampled_from(["method", "params"]))] = draw(json_values)
-    elif frame == 3:
+    elif frame == 6:
         del message["method"]
         message[draw(st.sampled_from(["result", "error"]))] = draw(json_values)
     return message
@@ -284,11 +291,11 @@ def _from_bytes(data: bytes) -> Sent:
     return Sent(data, message)
 
 
-def messages(modern: bool) -> st.SearchStrategy[Sent]:
-    """Any of the above, as what goes on the wire."""
-    return st.one_of(
-        raw_bytes().map(_from_bytes),
-        not_json_rpc().map(_sent),
-        rpc_messages(modern).map(_sent),
-        rpc_messages(modern).map(_sent),
-    )
+@st.composite
+def batches(draw: st.DrawFn, modern: bool) -> list[Sent]:
+    """One to six JSON-RPC messages to the dialect's methods and up to three that are
+    not JSON-RPC or not JSON, shuffled. (Drawn as one list of `one_of` all kinds, the
+    cheap scalars crowd out the requests: a list of them fits hypothesis's budget.)"""
+    rpc = draw(st.lists(rpc_messages(modern).map(_sent), min_size=1, max_size=6))
+    junk = st.one_of(not_json_rpc().map(_sent), raw_bytes().map(_from_bytes))
+    return draw(st.permutations(rpc + draw(st.lists(junk, max_size=3))))
