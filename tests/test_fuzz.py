@@ -28,6 +28,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from taskapp.transports.stdio import FdChannel
 from taskapp.wire import jsonrpc, mcp2026
@@ -49,6 +50,13 @@ CODES = {
 MAX_LINE = 16 * 1024  # the in-process stdio limit, so oversized lines are fuzzed too
 WITHIN = 10
 LONG_RUN = int(os.environ.get("TASKAPP_FUZZ_EXAMPLES", "0"))
+
+# `database=None` (below) keeps hypothesis's example database away, but it also caches
+# the constants it mines from our source, in ./.hypothesis unless told otherwise: that
+# goes beside the dev tools scripts/uv.py installs, out of the work tree.
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    _cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    set_hypothesis_home_dir(_cache / "taskapp-dev" / "hypothesis")
 
 
 def fuzz(ci_examples: int) -> settings:
