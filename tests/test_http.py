@@ -206,6 +206,20 @@ async def test_a_malformed_initialize_opens_no_session(body: bytes) -> None:
         assert transport.sessions == {}
 
 
+@pytest.mark.parametrize("params", [INIT_PARAMS, None, {}])
+async def test_a_second_initialize_in_a_session_is_refused_and_the_session_serves_on(
+    params: dict[str, Any] | None,
+) -> None:
+    """Found by tests/test_fuzz.py: the error answer to an initialize inside an open
+    session closed that session (meant for a failed first initialize), so the client's
+    next request got 404."""
+    async with serving(make_app().http_app()) as client:
+        session = await open_session(client)
+        again = await session.call("initialize", params)
+        assert again["error"]["code"] in (-32600, -32602)
+        assert await session.result("ping") == {}
+
+
 async def test_notifications_and_responses_are_accepted_with_202() -> None:
     async with serving(make_app().http_app()) as client:
         session = await open_session(client)

@@ -171,6 +171,9 @@ class LegacySessions:
         streamed = message.get("method") in _STREAMED and not (
             isinstance(params, dict) and params.get("task") is not None
         )
+        # Only a session's own failed initialize ends it (the client never learned its
+        # id); a second one, refused as "already initialized", leaves it serving.
+        opening = session.server.protocol_version is None
         box = session.channel.streams[request_id] = Outbox.open(single=not streamed)
         session.channel.post(body)
         headers = {"Mcp-Session-Id": session.id}
@@ -188,7 +191,7 @@ class LegacySessions:
             session.channel.streams.pop(request_id, None)
             session.last_active = time.monotonic()
             box.release()
-        if message.get("method") == "initialize" and b'"error"' in data[:64]:
+        if opening and message.get("method") == "initialize" and b'"error"' in data[:64]:
             await self.close(session)
             headers = {}
         return Response(data, media_type="application/json", headers=headers)
