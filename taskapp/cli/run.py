@@ -75,25 +75,25 @@ def _limits(run: argparse.ArgumentParser) -> None:
         "4 MiB unless it says otherwise)",
     )  # fmt: skip
     run.add_argument(
-        "--session-idle-timeout", type=float, default=1800.0, metavar="SECONDS",
+        "--session-idle-timeout", type=float, default=None, metavar="SECONDS",
         help="http: close a 2025-11-25 session idle this long (default: 1800)",
     )  # fmt: skip
     run.add_argument(
-        "--max-sessions", type=int, default=1000,
+        "--max-sessions", type=int, default=None,
         help="http: open sessions in all; past it the least recently active idle one "
         "is closed (default: 1000)",
     )  # fmt: skip
     run.add_argument(
-        "--max-sessions-per-client", type=int, default=100,
+        "--max-sessions-per-client", type=int, default=None,
         help="http: open sessions per principal, or per address without auth (HTTP 429 "
         "past it; default: 100)",
     )  # fmt: skip
     run.add_argument(
-        "--header-timeout", type=float, default=10.0, metavar="SECONDS",
+        "--header-timeout", type=float, default=None, metavar="SECONDS",
         help="http: close a connection whose request head takes longer (default: 10)",
     )  # fmt: skip
     run.add_argument(
-        "--body-timeout", type=float, default=60.0, metavar="SECONDS",
+        "--body-timeout", type=float, default=None, metavar="SECONDS",
         help="http: answer 408 to a POST body that takes longer (default: 60)",
     )  # fmt: skip
 
@@ -101,11 +101,15 @@ def _limits(run: argparse.ArgumentParser) -> None:
 def _http_limits(args: argparse.Namespace) -> HttpLimits:
     from ..transports.http_limits import HttpLimits
 
-    return HttpLimits(
-        session_idle_timeout_s=args.session_idle_timeout, max_sessions=args.max_sessions,
-        max_sessions_per_client=args.max_sessions_per_client,
-        header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
-    )  # fmt: skip
+    given = {
+        "session_idle_timeout_s": args.session_idle_timeout,
+        "max_sessions": args.max_sessions,
+        "max_sessions_per_client": args.max_sessions_per_client,
+        "header_timeout_s": args.header_timeout,
+        "body_timeout_s": args.body_timeout,
+    }
+    # A flag not given keeps HttpLimits' own default: the defaults live in one place.
+    return HttpLimits(**{name: value for name, value in given.items() if value is not None})
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
