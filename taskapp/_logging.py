@@ -107,8 +107,7 @@ def internal_error(exc: BaseException, event: str = "handler failed", **context:
     store's host and port, a path, a query. The id finds the traceback in the log.
     """
     error_id = secrets.token_hex(6)
-    _log.error(event, error_id=error_id, exc_info=exc, **context)
+    # A fresh logger, not a module-level one: a structlog proxy caches the configuration
+    # of its first use, and this is the line a reconfigured log must not miss.
+    get_logger("taskapp").error(event, error_id=error_id, exc_info=exc, **context)
     return f"Internal error (id {error_id}): see the server log"
-
-
-_log = get_logger("taskapp")
