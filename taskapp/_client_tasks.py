@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
-
+from ._logging import get_logger
 from .engine import EngineConfig, TaskEngine
 from .records import ErrorOutcome, Outcome, ResultOutcome, TaskRecord
 from .sessions.tasks2025 import TaskMethods
@@ -14,7 +13,7 @@ from .stores.memory import MemoryStore
 from .wire import mcp2025 as w
 from .wire.jsonrpc import INTERNAL_ERROR, JsonRpcError, Reply, Request
 
-log = structlog.get_logger("taskapp.client")
+log = get_logger("taskapp.client")
 
 RequestHandlerFn = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 

@@ -1,4 +1,4 @@
-"""Log configuration: structlog, one event per line, always on stderr."""
+"""Log configuration, and taskapp's loggers: structlog once configured, else stdlib `logging`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,49 @@ class _Stderr:
         sys.stderr.flush()
 
 
+class Logger:
+    """A taskapp module's logger, named `taskapp.<part>` so that it can be filtered.
+
+    Once structlog is configured (by the CLI, by `taskapp run` and `TaskApp.run`, or by
+    the program itself) an event goes through structlog, one key=value or JSON line.
+    Until then taskapp is a library in someone else's program, and structlog's default
+    would print every event, debug ones included, on that program's stdout: the event
+    goes to the standard `logging` logger of the same name instead, which the program
+    configures as it likes (by default only WARNING and above, on stderr).
+    """
+
+    __slots__ = ("_stdlib", "_structlog")
+
+    def __init__(self, name: str) -> None:
+        self._stdlib = logging.getLogger(name)
+        self._structlog: Any = structlog.get_logger(name)
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, event, fields)
+
+    def _log(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if structlog.is_configured():
+            getattr(self._structlog, logging.getLevelName(level).lower())(event, **fields)
+        elif self._stdlib.isEnabledFor(level):
+            exc_info = fields.pop("exc_info", None)
+            text = " ".join([event, *(f"{key}={value!r}" for key, value in fields.items())])
+            self._stdlib.log(level, text, exc_info=exc_info)
+
+
+def get_logger(name: str) -> Logger:
+    """The logger every taskapp module uses: never structlog's unconfigured stdout."""
+    return Logger(name)
+
+
 def ensure_stderr_logging() -> None:
     """Configure logging unless the application already has: structlog's default is stdout."""
     if not structlog.is_configured():
@@ -64,5 +107,7 @@ def internal_error(exc: BaseException, event: str = "handler failed", **context:
     store's host and port, a path, a query. The id finds the traceback in the log.
     """
     error_id = secrets.token_hex(6)
-    structlog.get_logger("taskapp").error(event, error_id=error_id, exc_info=exc, **context)
+    # A fresh logger, not a module-level one: a structlog proxy caches the configuration
+    # of its first use, and this is the line a reconfigured log must not miss.
+    get_logger("taskapp").error(event, error_id=error_id, exc_info=exc, **context)
     return f"Internal error (id {error_id}): see the server log"

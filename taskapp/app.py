@@ -12,9 +12,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import structlog
 
-from ._logging import ensure_stderr_logging
+from ._logging import ensure_stderr_logging, get_logger
 from ._loop import EventLoop, backend_options, loop_name, settle_gc
 from .auth import Auth, TokenVerifier, as_auth
 from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine, fleet
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
     from .transports.http_limits import HttpLimits
 
-log = structlog.get_logger("taskapp")
+log = get_logger("taskapp")
 FnT = TypeVar("FnT", bound=Callable[..., Awaitable[Any]])
 _TOOL_CURSOR = "t1:"
 

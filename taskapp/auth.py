@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
-import structlog
 
-log = structlog.get_logger("taskapp.auth")
+from ._logging import get_logger
+
+log = get_logger("taskapp.auth")
 
 
 @dataclass(frozen=True, slots=True)

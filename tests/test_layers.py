@@ -35,7 +35,7 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
                   "taskapp.context", "taskapp._input")),
     # Where tasks are kept, and the contract every store passes.
     (2, "stores", ("taskapp.stores", "taskapp.testing")),
-    # Leaves that import nothing of taskapp: records, errors, bearer-token verifiers
+    # Leaves that import only each other: records, errors, bearer-token verifiers
     # (pure: verify a token, describe the resource), logging setup, the version.
     (1, "records", ("taskapp.records", "taskapp.errors", "taskapp.auth",
                     "taskapp._logging", "taskapp._version")),

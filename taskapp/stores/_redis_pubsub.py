@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import anyio
-import structlog
 from anyio.abc import TaskGroup
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-log = structlog.get_logger("taskapp.stores.redis")
+from .._logging import get_logger
+
+log = get_logger("taskapp.stores.redis")
 
 
 class Changes:

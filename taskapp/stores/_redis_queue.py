@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .._logging import get_logger
 from ._redis_keys import GROUP
 
-log = structlog.get_logger("taskapp.stores.redis")  # the store's logger: one name to filter
+log = get_logger("taskapp.stores.redis")  # the store's logger: one name to filter
 
 
 async def dequeue(

@@ -19,14 +19,13 @@ from urllib.parse import urlsplit
 
 import anyio
 import pydantic_core
-import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .._logging import ensure_stderr_logging
+from .._logging import ensure_stderr_logging, get_logger
 from ..auth import Auth, Principal
 from ..sessions.spec import ServerSpec
 from ..wire.jsonrpc import INVALID_REQUEST, PARSE_ERROR, JsonRpcError
@@ -35,7 +34,7 @@ from .http_legacy import HttpSession, LegacySessions
 from .http_limits import HostCheck, HttpLimits, default_hosts, header_timeout_protocol, read_body
 from .http_modern import ModernPosts, is_modern
 
-log = structlog.get_logger("taskapp.http")
+log = get_logger("taskapp.http")
 
 
 def _invalid(message: dict[str, Any]) -> str | None:

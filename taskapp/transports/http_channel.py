@@ -15,13 +15,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import anyio
-import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .._logging import get_logger
 from ..sessions.channel import Channel
 from ..wire.jsonrpc import RequestId
 
-log = structlog.get_logger("taskapp.http")
+log = get_logger("taskapp.http")
 
 BACKLOG = 1000  # messages kept for a GET stream that is not open (oldest dropped first)
 

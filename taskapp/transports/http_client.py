@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Mapping
 import anyio
 import httpx
 import pydantic_core
-import structlog
 from anyio.abc import TaskGroup
 
+from .._logging import get_logger
 from ..sessions.channel import Channel
 from ..wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
 
-log = structlog.get_logger("taskapp.client")
+log = get_logger("taskapp.client")
 
 
 class HttpClientChannel(Channel):

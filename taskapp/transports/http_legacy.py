@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import structlog
 from anyio.abc import TaskGroup
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .._logging import get_logger
 from ..auth import Principal
 from ..engine import TaskEngine
 from ..sessions.peer import Peer
@@ -31,7 +31,7 @@ from .http_channel import HttpChannel, Outbox
 from .http_common import SESSION_HEADER, VERSION_HEADER, refusal
 from .http_limits import HttpLimits
 
-log = structlog.get_logger("taskapp.http")
+log = get_logger("taskapp.http")
 
 # Requests whose handling may send related messages first get an SSE stream;
 # the rest a plain JSON answer (S-19: no SSE for tasks/get).

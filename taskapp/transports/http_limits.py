@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._logging import get_logger
 from ..wire.jsonrpc import INVALID_REQUEST, JsonRpcError
 from .http_common import refusal
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-log = structlog.get_logger("taskapp.http")
+log = get_logger("taskapp.http")
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 _CLOSE = {"Connection": "close"}
