@@ -51,6 +51,10 @@ class _Stderr:
         sys.stderr.flush()
 
 
+_METHODS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+            logging.ERROR: "error"}  # fmt: skip
+
+
 class Logger:
     """A taskapp module's logger, named `taskapp.<part>` so that it can be filtered.
 
@@ -82,7 +86,7 @@ class Logger:
 
     def _log(self, level: int, event: str, fields: dict[str, Any]) -> None:
         if structlog.is_configured():
-            getattr(self._structlog, logging.getLevelName(level).lower())(event, **fields)
+            getattr(self._structlog, _METHODS[level])(event, **fields)
         elif self._stdlib.isEnabledFor(level):
             exc_info = fields.pop("exc_info", None)
             text = " ".join([event, *(f"{key}={value!r}" for key, value in fields.items())])

@@ -26,15 +26,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "taskapp"
 
 # Modules still on structlog.get_logger, left to the branch that is editing them (the
 # merge of issue 18's engine/transport item swaps them): this set may only shrink.
-PENDING = {
-    *(f"engine/{name}.py" for name in ("core", "invoke", "running", "retry", "fleet")),
-    *(f"sessions/{name}.py" for name in ("inline", "legacy", "modern", "peer", "tasks2025")),
-    "sessions/server.py",
-    "transports/http_modern.py",
-}
-ENGINE_PENDING = pytest.mark.xfail(
-    strict=True, reason="the engine and sessions still log through structlog (PENDING)"
-)
+PENDING: set[str] = set()  # every taskapp module logs through taskapp._logging
 
 PROGRAM = textwrap.dedent(
     """
@@ -86,7 +78,7 @@ def run_program(tmp_path: Path, target: str, logging_: str) -> subprocess.Comple
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("target", ["stdio", pytest.param("memory", marks=ENGINE_PENDING)])
+@pytest.mark.parametrize("target", ["stdio", "memory"])
 def test_a_program_using_the_client_sees_nothing_on_its_stdout(tmp_path: Path, target: str) -> None:
     done = run_program(tmp_path, target, "unconfigured")
     assert done.stdout == "MARKER\n"
@@ -96,7 +88,6 @@ def test_a_program_using_the_client_sees_nothing_on_its_stdout(tmp_path: Path, t
         assert quiet not in done.stderr
 
 
-@ENGINE_PENDING
 def test_a_program_that_configures_logging_gets_taskapp_records(tmp_path: Path) -> None:
     done = run_program(tmp_path, "memory", "configured")
     assert done.stdout == "MARKER\n"

@@ -16,10 +16,10 @@ from contextlib import aclosing, asynccontextmanager
 from typing import Any, Self, TypeVar
 
 import anyio
-import structlog
 from anyio import AsyncContextManagerMixin
 from anyio.abc import TaskGroup
 
+from .._logging import get_logger
 from ..records import (
     KEEP,
     InvalidTransitionError,
@@ -44,7 +44,7 @@ from .maybe import Maybe
 from .observers import Observers
 from .running import Run, Runs
 
-log = structlog.get_logger("taskapp.engine")
+log = get_logger("taskapp.engine")
 T = TypeVar("T")
 
 

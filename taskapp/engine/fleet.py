@@ -16,14 +16,14 @@ from contextlib import aclosing
 from typing import Protocol
 
 import anyio
-import structlog
 
+from .._logging import get_logger
 from ..records import TaskRecord
 from ..stores.base import TaskStore, WorkQueue
 from ..tools import ToolDef
 from .config import EngineConfig, TaskObserver
 
-log = structlog.get_logger("taskapp.fleet")
+log = get_logger("taskapp.fleet")
 
 
 class Engine(Protocol):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
-from .._logging import internal_error
+from .._logging import get_logger, internal_error
 from ..context import TaskContext, _current
 from ..errors import ProtocolError, ToolError
 from ..records import ErrorOutcome, Outcome, ToolOutcome
@@ -14,7 +12,7 @@ from ..signature import ArgumentsError
 from ..tools import ToolDef
 from .config import INTERNAL_ERROR
 
-log = structlog.get_logger("taskapp")
+log = get_logger("taskapp")
 
 
 class StoreFailure(Exception):

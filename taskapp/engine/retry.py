@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import anyio
-import structlog
 
+from .._logging import get_logger
 from ..records import InvalidTransitionError
 from ..stores.base import TaskNotFoundError
 
-log = structlog.get_logger("taskapp.engine")
+log = get_logger("taskapp.engine")
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ from contextlib import aclosing
 from typing import Literal
 
 import anyio
-import structlog
 
+from .._logging import get_logger
 from ..records import ErrorOutcome, InvalidTransitionError, Outcome, TaskRecord, TaskStatus
 from ..stores.base import TaskNotFoundError, TaskStore
 from ..tools import OnInterrupt
@@ -20,7 +20,7 @@ from .fleet import changes
 from .observers import Observers
 from .retry import SHUTDOWN_RETRY_S, persist
 
-log = structlog.get_logger("taskapp.engine")
+log = get_logger("taskapp.engine")
 
 Reason = Literal["cancel", "shutdown"]
 Run = Callable[[TaskRecord], Awaitable[Outcome]]

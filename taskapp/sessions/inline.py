@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import structlog
 
 from .. import _input
+from .._logging import get_logger
 from ..context import ContextBackend, LogLevel, TaskContext
 from ..engine import TaskLimitError, invoke
 from ..records import ErrorOutcome, ToolOutcome
@@ -19,7 +19,7 @@ from ..wire import mcp2025
 from ..wire.jsonrpc import SERVER_ERROR, JsonRpcError
 from .base import Session
 
-log = structlog.get_logger("taskapp.session")
+log = get_logger("taskapp.session")
 
 
 class _Limited:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import structlog
-
+from .._logging import get_logger
 from ..engine.maybe import Maybe, then
 from ..records import NewTask, TaskRecord
 from ..tools import ToolDef
@@ -28,7 +27,7 @@ from .inline import InlineBackend, call_inline, limited
 from .peer import Handled
 from .tasks2025 import TaskMethods
 
-log = structlog.get_logger("taskapp.session")
+log = get_logger("taskapp.session")
 
 Handler = Callable[[Request], Handled]
 TASK_METHODS = ("tasks/get", "tasks/result", "tasks/list", "tasks/cancel")

@@ -13,8 +13,8 @@ from contextlib import aclosing
 from typing import Any, TypeAlias
 
 import anyio
-import structlog
 
+from .._logging import get_logger
 from ..context import ContextBackend
 from ..engine import TaskTerminalError
 from ..engine.maybe import Maybe, settled, then
@@ -28,7 +28,7 @@ from . import replay as _replay
 from .base import Session
 from .inline import InlineBackend, call_inline, limited
 
-log = structlog.get_logger("taskapp.session")
+log = get_logger("taskapp.session")
 
 #: An answer now, or an awaitable of it when it needs waiting (engine.maybe): the driver
 #: awaits only what is not ready.

@@ -16,11 +16,10 @@ from typing import Any
 
 import anyio
 import pydantic_core
-import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .._logging import internal_error
+from .._logging import get_logger, internal_error
 from ..wire.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -34,7 +33,7 @@ from ..wire.jsonrpc import (
 )
 from .channel import Channel, Delivering, MessageTooLargeError, receive_each
 
-log = structlog.get_logger("taskapp.jsonrpc")
+log = get_logger("taskapp.jsonrpc")
 
 # The request whose handler is running: messages sent from it (or from tasks it
 # starts) are related to it.

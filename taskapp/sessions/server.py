@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-import structlog
-
+from .._logging import get_logger
 from ..engine import TaskEngine
 from ..wire import mcp2026
 from ..wire.jsonrpc import INVALID_REQUEST, JsonRpcError, Request
@@ -20,7 +19,7 @@ from .modern import ModernMethods
 from .peer import Handled, Peer
 from .spec import ServerSpec
 
-log = structlog.get_logger("taskapp.session")
+log = get_logger("taskapp.session")
 
 Era = Literal["legacy", "modern"]
 

@@ -11,9 +11,9 @@ from contextlib import aclosing
 from typing import Any, TypeVar
 
 import anyio
-import structlog
 from anyio.abc import TaskGroup
 
+from .._logging import get_logger
 from ..engine import TaskEngine, TaskTerminalError
 from ..engine.maybe import Maybe, then
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus
@@ -21,7 +21,7 @@ from ..stores.base import InvalidCursorError, TaskNotFoundError
 from ..wire import mcp2025 as w
 from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError, Reply, Request
 
-log = structlog.get_logger("taskapp.tasks")
+log = get_logger("taskapp.tasks")
 
 R = TypeVar("R")
 Handler = Callable[[Request], "Maybe[dict[str, Any] | Reply]"]

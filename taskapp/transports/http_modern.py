@@ -20,12 +20,12 @@ from typing import Any, cast
 
 import anyio
 import pydantic_core
-import structlog
 from anyio.abc import TaskGroup
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._logging import get_logger
 from ..auth import Principal
 from ..engine import TaskEngine
 from ..sessions.base import Session
@@ -43,7 +43,7 @@ from ..wire.jsonrpc import (
 )
 from .http_common import SESSION_HEADER, VERSION_HEADER, error_message, refusal
 
-log = structlog.get_logger("taskapp.http")
+log = get_logger("taskapp.http")
 
 METHOD_HEADER = "mcp-method"
 NAME_HEADER = "mcp-name"
