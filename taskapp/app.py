@@ -234,6 +234,7 @@ class TaskApp:
     def http_app(
         self, *, path: str = "/mcp", allowed_origins: Sequence[str] = (),
         allowed_hosts: Sequence[str] | None = None, limits: HttpLimits | None = None,
+        strict_headers: bool = False,
     ) -> Starlette:  # fmt: skip
         """An ASGI app serving Streamable HTTP at `path`, to run or mount.
 
@@ -241,12 +242,14 @@ class TaskApp:
         `http_app.router.lifespan_context(http_app)` in the parent's lifespan.
         `allowed_hosts`: the `Host` values served (default: loopback names only; list
         your public names, or "*"). `limits`: session expiry and caps, read timeouts.
+        `strict_headers`: refuse a 2026 `tasks/get`, `tasks/update` or `tasks/cancel`
+        without `Mcp-Name` too (-32020; accepted by default, docs/protocol.md).
         """
         from .transports.http import HttpTransport
 
         return HttpTransport(
             self.spec(), path=path, allowed_origins=allowed_origins,
-            allowed_hosts=allowed_hosts, limits=limits,
+            allowed_hosts=allowed_hosts, limits=limits, strict_headers=strict_headers,
         ).asgi()  # fmt: skip
 
     def run(
@@ -262,12 +265,13 @@ class TaskApp:
         loop: EventLoop = "auto",
         allowed_hosts: Sequence[str] | None = None,
         http_limits: HttpLimits | None = None,
+        strict_headers: bool = False,
     ) -> None:
         """Serve until the client goes away (stdio) or SIGINT/SIGTERM (http). Blocking.
 
         `loop`: "auto" runs on uvloop when it is installed (`pip install 'taskapp[uvloop]'`),
         as uvicorn does; "asyncio" or "uvloop" to choose. `allowed_hosts` (default:
-        loopback names and `host`) and `http_limits` as for `http_app`.
+        loopback names and `host`), `http_limits` and `strict_headers` as for `http_app`.
         """
         options = backend_options(loop)  # a missing uvloop is refused before anything starts
         if store is not None:
@@ -285,7 +289,7 @@ class TaskApp:
             serve_http(
                 self.spec(), host=host, port=port, path=path, allowed_origins=allowed_origins,
                 allowed_hosts=allowed_hosts, limits=http_limits,
-                loop="uvloop" if options else "asyncio",
+                loop="uvloop" if options else "asyncio", strict_headers=strict_headers,
             )  # fmt: skip
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")

@@ -22,6 +22,10 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"  # the requestor cancelled it; final even if the function finishes
 
 
+#: The 2026-07-28 tasks extension (SEP-2663), as a client declares it in its capabilities:
+#: the engine reads it from a record to know which dialect the task was created for.
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+
 TERMINAL: frozenset[TaskStatus] = frozenset(
     {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 )

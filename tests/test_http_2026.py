@@ -191,8 +191,10 @@ def refusal(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def modern_client(auth: TokenVerifier | None = None) -> AsyncIterator[Modern]:
-    async with serving(build(auth).app.http_app()) as client:
+async def modern_client(
+    auth: TokenVerifier | None = None, *, strict_headers: bool = False
+) -> AsyncIterator[Modern]:
+    async with serving(build(auth).app.http_app(strict_headers=strict_headers)) as client:
         yield Modern(client)
 
 
@@ -361,7 +363,6 @@ GET = {"_meta": meta(TASK_CAPS), "taskId": "abc"}
         pytest.param("tools/list", LIST, {}, ("mcp-protocol-version",), id="no-version"),
         pytest.param("tools/list", LIST, {}, ("mcp-method",), id="no-method"),
         pytest.param("tools/call", CALL, {}, ("mcp-name",), id="no-name"),
-        pytest.param("tasks/cancel", GET, {}, ("mcp-name",), id="no-task-id"),
         pytest.param("tools/call", CALL, {"mcp-name": b"d\xc3\xb6uble"}, (), id="non-ascii"),
         pytest.param("tools/call", CALL, {"mcp-name": "=?base64?@@?="}, (), id="bad-base64"),
     ],
@@ -377,6 +378,59 @@ async def test_a_header_that_disagrees_with_the_body_is_400_header_mismatch(
         response = await modern.post(method, params, drop=drop, headers=headers)
     error = refusal(response, 400, mcp2026.HEADER_MISMATCH)
     assert error["message"].startswith("Header mismatch: ")
+
+
+TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
+
+
+async def test_a_missing_mcp_name_on_tasks_methods_is_accepted_by_default() -> None:
+    """Sending Mcp-Name is the client's MUST, and FastMCP 4's client omits it on
+    tasks/get: the body names the task, so a missing one passes on tasks/* (a mismatched
+    one never does, above)."""
+    async with modern_client() as modern:
+        created = await modern.result("tools/call", {"_meta": meta(TASK_CAPS), "name": "greet"})
+        task = {"_meta": meta(TASK_CAPS), "taskId": created["taskId"]}
+        await modern.task(created["taskId"], "input_required")
+        answers = {}
+        for method in TASK_METHODS:
+            params = {**task, "inputResponses": {}} if method == "tasks/update" else task
+            response = await modern.post(method, params, drop=("mcp-name",))
+            assert response.status_code == 200, response.text
+            answers[method] = response.json()["result"]
+        ended = await modern.task(created["taskId"], "cancelled")
+    assert answers["tasks/get"]["status"] == "input_required"
+    assert answers["tasks/update"]["resultType"] == "complete"
+    assert answers["tasks/cancel"]["resultType"] == "complete"
+    assert ended["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("method", TASK_METHODS)
+async def test_strict_headers_refuse_a_missing_mcp_name_on_tasks_methods(method: str) -> None:
+    async with modern_client(strict_headers=True) as modern:
+        response = await modern.post(method, {**GET, "inputResponses": {}}, drop=("mcp-name",))
+    error = refusal(response, 400, mcp2026.HEADER_MISMATCH)
+    assert error["message"] == "Header mismatch: the Mcp-Name header is missing"
+
+
+@pytest.mark.parametrize("strict_headers", [False, True])
+@pytest.mark.parametrize(
+    ("method", "params", "headers", "drop"),
+    [
+        pytest.param("tools/call", CALL, {}, ("mcp-name",), id="no-name-on-tools-call"),
+        pytest.param("tasks/get", GET, {"mcp-name": "xyz"}, (), id="mismatched-on-tasks-get"),
+        pytest.param("tasks/get", GET, {}, ("mcp-method", "mcp-name"), id="no-method"),
+    ],
+)
+async def test_what_stays_refused_whatever_the_option(
+    strict_headers: bool,
+    method: str,
+    params: dict[str, Any],
+    headers: dict[str, str],
+    drop: tuple[str, ...],
+) -> None:
+    async with modern_client(strict_headers=strict_headers) as modern:
+        response = await modern.post(method, params, drop=drop, headers=headers)
+    refusal(response, 400, mcp2026.HEADER_MISMATCH)
 
 
 async def test_a_base64_encoded_name_is_decoded_before_comparing() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -19,6 +19,7 @@ from ..stores.base import TaskStore
 from ..tools import ToolDef
 from . import invoke
 from .config import TaskObserver
+from .progress import ProgressStatus, shows_progress
 
 
 class Engine(Protocol):
@@ -31,6 +32,8 @@ class Engine(Protocol):
 
     def is_running(self, task_id: str) -> bool: ...
 
+    def soon(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None: ...
+
     async def set_status(
         self, task_id: str, *, status: TaskStatus | None = None, message: str | None = KEEP
     ) -> TaskRecord | None: ...
@@ -39,12 +42,14 @@ class Engine(Protocol):
 class TaskBackend:
     """What a running task's context reaches. One per task run."""
 
-    __slots__ = ("_asking", "_engine", "_record")
+    __slots__ = ("_asking", "_engine", "_record", "_shown")
 
     def __init__(self, engine: Engine, record: TaskRecord) -> None:
         self._engine = engine
         self._record = record
         self._asking = 0
+        # A 2026-07-28 task shows its progress as its status message (progress.py).
+        self._shown = ProgressStatus(engine, record) if shows_progress(record) else None
 
     @property
     def _task_id(self) -> str:
@@ -52,16 +57,30 @@ class TaskBackend:
 
     async def update_status(self, message: str) -> None:
         with _store_failures():
-            await self._engine.set_status(self._task_id, message=message)
+            if self._shown is not None:
+                await self._shown.status(message)
+            else:
+                await self._engine.set_status(self._task_id, message=message)
 
     async def report_progress(
         self, progress: float, total: float | None, message: str | None
     ) -> None:
         # Progress stops with the task (S-37): only a running task reports it.
+        if not self._engine.is_running(self._task_id):
+            await anyio.lowlevel.checkpoint()
+            return
         observer = self._engine.observer_of(self._task_id)
-        if observer is not None and self._engine.is_running(self._task_id):
+        if observer is not None:
             observer.on_progress(self._task_id, progress, total, message)
+        if self._shown is not None:
+            with _store_failures():
+                await self._shown.progress(progress, total, message)
         await anyio.lowlevel.checkpoint()
+
+    async def settle(self) -> None:
+        """The function has returned: write the progress still waiting to be shown."""
+        if self._shown is not None:
+            await self._shown.settle()
 
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
         observer = self._engine.observer_of(self._task_id)
@@ -119,7 +138,10 @@ def tool_run(engine: Engine, tool: ToolDef) -> Callable[[TaskRecord], Awaitable[
         prepared = invoke.prepare(tool, record.arguments)
         if isinstance(prepared, ToolOutcome):
             return prepared
-        ctx = TaskContext(TaskBackend(engine, record), tool_name=tool.name, task_id=record.task_id)
-        return await invoke.invoke(tool, prepared, ctx)
+        backend = TaskBackend(engine, record)
+        ctx = TaskContext(backend, tool_name=tool.name, task_id=record.task_id)
+        outcome = await invoke.invoke(tool, prepared, ctx)
+        await backend.settle()
+        return outcome
 
     return run

@@ -11,7 +11,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import aclosing, asynccontextmanager
 from typing import Any, Self, TypeVar
 
@@ -343,6 +343,11 @@ class TaskEngine(AsyncContextManagerMixin):
 
     def is_running(self, task_id: str) -> bool:
         return self._runs.is_running(task_id)
+
+    def soon(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `fn` in the engine's task group (a task's deferred progress write)."""
+        assert self._tg is not None, "the engine is not running"
+        self._tg.start_soon(fn)
 
     def leased_ids(self) -> list[str]:
         return self._runs.leased_ids()

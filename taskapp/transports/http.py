@@ -76,6 +76,7 @@ class HttpTransport:
         allowed_hosts: Sequence[str] | None = None,
         max_body_bytes: int | None = None,
         limits: HttpLimits | None = None,
+        strict_headers: bool = False,
     ) -> None:
         self.spec = spec
         self.path = path
@@ -85,7 +86,7 @@ class HttpTransport:
         self.limits = limits or HttpLimits()
         self.auth: Auth | None = spec.auth
         self.legacy = LegacySessions(spec, self.limits)
-        self.modern = ModernPosts(spec)
+        self.modern = ModernPosts(spec, strict_headers=strict_headers)
 
     @property
     def sessions(self) -> dict[str, HttpSession]:
@@ -267,7 +268,7 @@ def serve_http(
     spec: ServerSpec, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp",
     allowed_origins: Sequence[str] = (), allowed_hosts: Sequence[str] | None = None,
     limits: HttpLimits | None = None, log_level: str = "info",
-    loop: Literal["asyncio", "uvloop"] = "asyncio",
+    loop: Literal["asyncio", "uvloop"] = "asyncio", strict_headers: bool = False,
 ) -> None:  # fmt: skip
     """Serve over HTTP with uvicorn until SIGINT/SIGTERM; then end sessions and tasks.
     Without `allowed_hosts`, loopback names and the bound host are accepted."""
@@ -279,8 +280,9 @@ def serve_http(
         log.warning("bound to every address, but only loopback Host names are served: "
                     "list the public ones with --allow-host (or allowed_hosts=)")  # fmt: skip
     transport = HttpTransport(
-        spec, path=path, allowed_origins=allowed_origins, allowed_hosts=hosts, limits=limits
-    )
+        spec, path=path, allowed_origins=allowed_origins, allowed_hosts=hosts, limits=limits,
+        strict_headers=strict_headers,
+    )  # fmt: skip
     config = uvicorn.Config(
         transport.asgi(), host=host, port=port, lifespan="on", log_config=None,
         access_log=False, log_level=log_level, timeout_graceful_shutdown=3, loop=loop,

@@ -59,6 +59,10 @@ _NAME_SOURCES = {
     "tasks/update": "taskId",
     "tasks/cancel": "taskId",
 }
+# Where a missing Mcp-Name is accepted unless the transport is strict: sending it is the
+# client's MUST, and FastMCP 4's client omits it on tasks/get. The body names the task,
+# and the owner check applies as always; a mismatched Mcp-Name is always refused.
+_LENIENT = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
 # Errors answered with an HTTP error status; any other error is a 200 carrying it.
 _STATUS = {
     METHOD_NOT_FOUND: 404,
@@ -86,9 +90,12 @@ def is_modern(message: dict[str, Any], headers: Headers) -> bool:
     )
 
 
-def check_headers(headers: Headers, method: str, params: dict[str, Any]) -> None:
+def check_headers(
+    headers: Headers, method: str, params: dict[str, Any], *, strict: bool = False
+) -> None:
     """Raise HeaderMismatch (-32020) unless every required header is there and agrees
-    with the body (streamable-http "Server Validation")."""
+    with the body (streamable-http "Server Validation"). A missing `Mcp-Name` on
+    `tasks/*` passes unless `strict`: see `_LENIENT`."""
     version = _header(headers, VERSION_HEADER, "MCP-Protocol-Version")
     meta = params.get("_meta")
     stated = meta.get(mcp2026.PROTOCOL_VERSION) if isinstance(meta, dict) else None
@@ -102,6 +109,8 @@ def check_headers(headers: Headers, method: str, params: dict[str, Any]) -> None
         raise _mismatch(f"Mcp-Method header value {sent!r} does not match body value {method!r}")
     source = _NAME_SOURCES.get(method)
     if source is None:
+        return
+    if NAME_HEADER not in headers and not strict and method in _LENIENT:
         return
     name = _decoded(_header(headers, NAME_HEADER, "Mcp-Name"))
     if name != params.get(source):
@@ -137,8 +146,9 @@ def _mismatch(why: str) -> JsonRpcError:
 class ModernPosts:
     """Serves sessionless 2026-07-28 POSTs for an `HttpTransport` while it runs."""
 
-    def __init__(self, spec: ServerSpec) -> None:
+    def __init__(self, spec: ServerSpec, *, strict_headers: bool = False) -> None:
         self.spec = spec
+        self.strict_headers = strict_headers
         self.engine: TaskEngine | None = None
         self.ending: anyio.Event | None = None
         self.keepalive_s = KEEPALIVE_S
@@ -173,7 +183,7 @@ class ModernPosts:
             error = JsonRpcError(INVALID_PARAMS, "Invalid params: params must be an object")
             return refusal(400, error, request_id=request_id)
         try:
-            check_headers(headers, message["method"], params)
+            check_headers(headers, message["method"], params, strict=self.strict_headers)
             env = mcp2026.envelope(params)  # -32602 (a missing field) and -32022: both HTTP 400
         except JsonRpcError as exc:
             return refusal(400, exc, request_id=request_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..records import TASKS_EXTENSION as TASKS_EXTENSION
 from ..records import ErrorOutcome, TaskRecord, TaskStatus, ToolOutcome
 from . import mcp2025
 from .jsonrpc import INVALID_PARAMS, JsonRpcError
@@ -20,7 +21,6 @@ MODERN_VERSIONS: tuple[str, ...] = (VERSION,)
 #: Every version a dual-era taskapp server speaks, newest first.
 ALL_VERSIONS: tuple[str, ...] = (*MODERN_VERSIONS, *mcp2025.SUPPORTED_VERSIONS)
 
-TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
 CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
