@@ -730,3 +730,19 @@ async def test_closing_the_stream_cancels_the_request() -> None:
             first = await anext(events(stream))
             assert first["method"] == "notifications/progress"
         await harness.cancelled.wait()
+
+
+@pytest.mark.parametrize(("argv", "strict"), [([], False), (["--strict-headers"], True)])
+def test_taskapp_run_passes_strict_headers_to_the_app(
+    argv: list[str], strict: bool, monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    """`taskapp run --transport http --strict-headers` is `TaskApp.run(strict_headers=True)`."""
+    from pathlib import Path
+
+    from taskapp import cli
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(TaskApp, "run", lambda self, *args, **kwargs: seen.update(kwargs))
+    target = str(Path(__file__).parent.parent / "examples" / "hello.py") + ":app"
+    assert cli.main(["run", target, "--transport", "http", *argv]) == 0
+    assert seen["strict_headers"] is strict

@@ -38,6 +38,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         metavar="ORIGIN",
         help="http: also accept this Origin (repeatable; '*' for any)",
     )
+    run.add_argument(
+        "--strict-headers", action="store_true",
+        help="http: refuse a 2026-07-28 tasks/get, tasks/update or tasks/cancel without "
+        "Mcp-Name (accepted by default, as some clients omit it)",
+    )  # fmt: skip
     _limits(run)
     run.add_argument(
         "--executor",
@@ -178,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             path=args.path,
             allowed_origins=args.allow_origin,
+            strict_headers=args.strict_headers,
             executor=args.executor,
             loop=args.loop,
             allowed_hosts=args.allow_host,

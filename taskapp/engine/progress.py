@@ -20,11 +20,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import anyio
-import structlog
 
+from .._logging import get_logger
 from ..records import KEEP, TASKS_EXTENSION, TaskRecord, TaskStatus
 
-log = structlog.get_logger("taskapp.engine")
+log = get_logger("taskapp.engine")
 
 #: At most one progress write per task in this many seconds.
 WRITE_INTERVAL_S = 0.25
