@@ -38,9 +38,7 @@ def load_steps(conn: sqlite3.Connection, task_id: str, now: float) -> dict[str, 
     return {str(name): str(value) for name, value in rows}
 
 
-def claim_dedupe(
-    conn: sqlite3.Connection, key: str, task_id: str, until: float, now: float
-) -> str:
+def claim_dedupe(conn: sqlite3.Connection, key: str, task_id: str, until: float, now: float) -> str:
     with immediate(conn):
         row = conn.execute(
             "SELECT task_id FROM dedupe WHERE key = ? AND until > ?", (key, now)
