@@ -31,7 +31,7 @@ from ..records import (
 from ..stores.base import TaskNotFoundError, TaskStore, answers_now
 from ..tools import OnInterrupt, ToolDef
 from . import fleet, invoke
-from .backend import tool_run
+from .attempts import tool_run
 from .config import (
     CANCELLED_MESSAGE,
     EngineConfig,
