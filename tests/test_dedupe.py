@@ -22,8 +22,8 @@ from taskapp.stores.redis import RedisStore
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.tools import ToolSpec
 from tests.redis_support import delete_keys, require_redis, unique_prefix
-from tests.test_http import open_session, serving
-from tests.test_http_2026 import TASK_CAPS, Modern, bearer, meta
+from tests.test_http import bearer, open_session, serving
+from tests.test_http_2026 import TASK_CAPS, Modern, meta
 
 pytestmark = pytest.mark.anyio
 
