@@ -90,6 +90,19 @@ async def test_two_identical_calls_give_one_task_2026() -> None:
     assert len(deploys.started) == 1
 
 
+async def test_one_principal_in_both_dialects_gets_one_task() -> None:
+    """A 2025-11-25 session and a 2026-07-28 request of the same principal: one deploy."""
+    deploys = Deploys()
+    async with serving(deploys.app.http_app()) as client:
+        session = await open_session(client, **bearer("tok-a"))
+        legacy = await session.result("tools/call", task_call("prod"))
+        params = {"_meta": meta(TASK_CAPS), "name": "deploy", "arguments": {"env": "prod"}}
+        modern = await Modern(client, **bearer("tok-a")).result("tools/call", params)
+        deploys.release.set()
+    assert modern["taskId"] == legacy["task"]["taskId"]
+    assert len(deploys.started) == 1
+
+
 async def test_other_principals_or_arguments_get_their_own_tasks() -> None:
     deploys = Deploys()
     async with serving(deploys.app.http_app()) as client:
