@@ -202,7 +202,8 @@ def check_http_wire(events: list[Event]) -> None:
     that the day FastMCP sends it, this note is seen to be out of date.
     """
     requests = named(events, "request")
-    assert requests
+    assert requests[0]["method"] == "server/discover"  # no initialize, no fallback
+    assert "initialize" not in {e["method"] for e in requests}
     assert {e["status"] for e in named(events, "response")} == {200}
     for sent in requests:
         headers = sent["headers"]
