@@ -148,9 +148,15 @@ class TaskApp:
         description: str | None = None,
         on_interrupt: OnInterrupt = "fail",
         annotations: dict[str, Any] | None = None,
+        inline_for: float | None = None,
     ) -> Callable[[FnT], FnT]:
-        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional"."""
+        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional".
+
+        `inline_for` (seconds, `math.inf` allowed): a 2026-07-28 call starts in the request
+        and becomes a task at that deadline or at `ctx.continue_as_task()` (docs/tools.md).
+        """
         spec = ToolSpec(mode, name, title, description, on_interrupt, annotations)
+        spec = replace(spec, inline_for=inline_for)
         return self._registrar(spec)
 
     def _registrar(self, spec: ToolSpec) -> Callable[[FnT], FnT]:

@@ -7,6 +7,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+import anyio
 from pydantic import BaseModel
 
 from . import _input
@@ -81,6 +82,22 @@ class TaskContext:
     async def log(self, message: Any, level: LogLevel = "info", logger: str | None = None) -> None:
         """Send a `notifications/message` log entry at or above the client's chosen level."""
         await self._backend.log(level, message, logger)
+
+    async def continue_as_task(self) -> None:
+        """Become a task now, if this call may: the client gets the task's handle and this
+        run goes on as that task (`task_id` is set). It does nothing where no task may be
+        returned (2025-11-25, a plain inline call) or where the run already is a task.
+
+        Only a 2026-07-28 call of a tool registered with `inline_for` can be promoted; the
+        code before this call may run again on each input round (docs/tools.md).
+        """
+        promote = getattr(self._backend, "continue_as_task", None)
+        if promote is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        task_id = await promote()
+        if task_id is not None:
+            self.task_id = task_id
 
     async def elicit(self, message: str, schema: type[ModelT]) -> ElicitResult[ModelT]:
         """Ask the user for the fields of `schema`, a flat pydantic model.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ class ToolSpec:
     description: str | None = None
     on_interrupt: OnInterrupt = "fail"
     annotations: dict[str, Any] | None = None
+    #: Seconds a 2026-07-28 call runs in the request before it becomes a task (None: a task
+    #: from the start); see docs/tools.md, "When a call becomes a task".
+    inline_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class ToolDef:
     description: str | None = None
     on_interrupt: OnInterrupt = "fail"
     annotations: dict[str, Any] | None = None
+    inline_for: float | None = None
 
 
 def task_tool(
@@ -53,6 +58,7 @@ def task_tool(
     description: str | None = None,
     on_interrupt: OnInterrupt = "fail",
     annotations: dict[str, Any] | None = None,
+    inline_for: float | None = None,
 ) -> Callable[[FnT], FnT]:
     """Mark a function as a tool that runs as an MCP task; register it with `app.add_tool`.
 
@@ -65,6 +71,7 @@ def task_tool(
         description=description,
         on_interrupt=on_interrupt,
         annotations=annotations,
+        inline_for=inline_for,
     )
 
     def mark(fn: FnT) -> FnT:
@@ -91,6 +98,7 @@ def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
         raise RegistrationError(
             f"{where}: unknown on_interrupt {spec.on_interrupt!r}; use 'fail' or 'rerun'"
         )
+    _check_inline_for(where, spec)
     if not inspect.iscoroutinefunction(fn):
         raise RegistrationError(
             f"{where} is not a coroutine function: taskapp tools must be `async def`; "
@@ -112,4 +120,22 @@ def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
         description=spec.description or signature.description,
         on_interrupt=spec.on_interrupt,
         annotations=spec.annotations,
+        inline_for=None if spec.inline_for is None else float(spec.inline_for),
     )
+
+
+def _check_inline_for(where: str, spec: ToolSpec) -> None:
+    value = spec.inline_for
+    if value is None:
+        return
+    if spec.mode == "forbidden":
+        raise RegistrationError(
+            f"{where}: inline_for is for task tools; use @app.task_tool(inline_for=...)"
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise RegistrationError(
+            f"{where}: inline_for must be a number of seconds (math.inf: until the tool "
+            f"calls ctx.continue_as_task()), not {value!r}"
+        )
+    if value < 0:
+        raise RegistrationError(f"{where}: inline_for must be 0 or more seconds, not {value!r}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _input
+from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 
 #: How long an InputRequiredResult may wait for the client's retry.
 STATE_TTL_S = 3600.0
@@ -168,6 +169,40 @@ class Replay:
                 "waiting": list(waiting),
             }
         )
+
+
+def resume_call(
+    signer: StateSigner, tool: str, arguments: dict[str, Any] | None, owner: str | None,
+    params: dict[str, Any],
+) -> Replay:  # fmt: skip
+    """The replay of a `tools/call` round: its `requestState` and `inputResponses` read and
+    checked; a bad one is the request's invalid-params error."""
+    call = Replay.call_digest(tool, arguments, owner)
+    state = params.get("requestState")
+    responses = params.get("inputResponses")
+    if state is not None and not isinstance(state, str):
+        raise JsonRpcError(INVALID_PARAMS, "Invalid params: requestState must be a string")
+    if responses is not None and not isinstance(responses, dict):
+        raise JsonRpcError(INVALID_PARAMS, "Invalid params: inputResponses must be an object")
+    try:
+        return Replay.resume(signer, call, state, responses)
+    except StateError as exc:
+        raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+
+
+def input_required(
+    replay: Replay, signer: StateSigner, stopped: BaseException
+) -> dict[str, Any] | None:
+    """The `InputRequiredResult` of a run that stopped at questions; None if it stopped for
+    another reason. A group: the tool asked several questions at once from a task group."""
+    asked = questions_in(stopped)
+    if not asked:
+        return None
+    return {
+        "resultType": "input_required",
+        "inputRequests": {q.key: q.request for q in asked},
+        "requestState": replay.seal(signer, [q.key for q in asked]),
+    }
 
 
 class ReplayBackend:
