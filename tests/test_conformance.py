@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.side_venv import cache_root
 
@@ -97,6 +96,17 @@ def node_for(home: Path) -> str:
     raise AssertionError("unreachable")
 
 
+def baseline_entries(path: Path) -> list[str]:
+    """The `server:` list of an expected-failures file (a flat YAML list, read by hand:
+    the test venv has no YAML library with types)."""
+    entries = []
+    for line in path.read_text().splitlines():
+        item = line.strip()
+        if item.startswith("- "):
+            entries.append(item.removeprefix("- ").strip())
+    return entries
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -155,7 +165,7 @@ def test_the_official_conformance_suite_passes(server_url: str, tmp_path: Path) 
         found = SUMMARY.match(line.strip())
         if found:
             results[found.group(2)] = found.group(1) == "✓"
-    entries = yaml.safe_load(baseline.read_text())["server"]
+    entries = baseline_entries(baseline)
     not_applicable = {entry for entry in entries if ":" not in entry}  # whole scenarios
     applicable = {name: ok for name, ok in results.items() if name not in not_applicable}
     failed = sorted(name for name, ok in applicable.items() if not ok)
