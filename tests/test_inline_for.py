@@ -300,3 +300,80 @@ def test_a_bad_inline_for_is_refused_at_registration(bad: Any) -> None:
         @app.task_tool(inline_for=bad)
         async def tool() -> str:
             return "x"
+
+
+# -- 2025-11-25: the client decides up front -------------------------------------------
+
+
+async def test_2025_a_task_from_the_start_and_inline_without_one() -> None:
+    """2025-11-25 tasks: the requestor augments the call with `task` or not; `inline_for`
+    changes nothing, and continue_as_task does nothing in either case."""
+    lab = build()
+    lab.release.set()
+    async with raw_connection(lab.app) as conn:
+        created = await conn.result("tools/call", {"name": "escalate", "task": {}})
+        task_id = created["task"]["taskId"]
+        done = await conn.result("tasks/result", {"taskId": task_id})
+        inline = await conn.result("tools/call", {"name": "escalate", "arguments": {}})
+    assert text(done) == text(inline) == "escalated"
+    # As a task it had its id from the start; inline it never gets one.
+    assert lab.task_ids == [task_id, task_id, None, None]
+    assert lab.runs == ["escalate", "escalate"]
+
+
+# -- S-52 limits, and a promoted task re-run after a crash ------------------------------
+
+
+async def test_over_the_task_limit_an_optional_call_stays_inline() -> None:
+    """S-52: a requestor over its limit gets no task; the promotion does not happen and
+    the call ends in the request."""
+    lab = build(max_tasks_per_owner=0)
+    lab.release.set()
+    async with served(lab) as client:
+        result = await client.result("tools/call", {"name": "escalate", "arguments": {}})
+    assert result["resultType"] == "complete"
+    assert text(result) == "escalated"
+    assert lab.task_ids == [None, None]
+
+
+async def test_over_the_task_limit_a_required_call_is_refused() -> None:
+    async with served(build(max_tasks_per_owner=0)) as client:
+        error = await client.error("tools/call", {"name": "quick_required", "arguments": {}})
+    assert error["code"] == -32000
+    assert "Too many unfinished tasks" in error["message"]
+
+
+async def test_a_promoted_task_rerun_after_a_crash_starts_from_the_top_as_a_task() -> None:
+    """on_interrupt="rerun": the next process runs the task again as a task, with no
+    inline phase (ctx.task_id from the start; continue_as_task does nothing)."""
+    store = MemoryStore()
+    seen: list[str | None] = []
+    release = anyio.Event()
+
+    def make() -> TaskApp:
+        app = TaskApp("rerun", store=store, lease_s=0.1)
+
+        @app.task_tool(inline_for=math.inf, on_interrupt="rerun")
+        async def durable(ctx: TaskContext) -> str:
+            seen.append(ctx.task_id)
+            await ctx.continue_as_task()
+            seen.append(ctx.task_id)
+            await release.wait()
+            return "durable done"
+
+        return app
+
+    async with raw_connection(make(), initialize=None) as conn:
+        created = await conn.result("tools/call", {"name": "durable", "_meta": _meta()})
+    task_id = created["taskId"]
+    assert seen == [None, task_id]
+    record = await store.get(task_id, now=time.time())
+    assert record is not None
+    assert record.status.value == "working"  # left for the next process
+    await anyio.sleep(0.2)  # its lease runs out
+    release.set()
+    async with make().running(store) as engine:
+        assert await engine.recover() == 1
+        record = await ended(store, task_id)
+    assert record.status.value == "completed"
+    assert seen == [None, task_id, task_id, task_id]
