@@ -377,3 +377,30 @@ async def test_a_promoted_task_rerun_after_a_crash_starts_from_the_top_as_a_task
         record = await ended(store, task_id)
     assert record.status.value == "completed"
     assert seen == [None, task_id, task_id, task_id]
+
+
+async def test_a_run_stopping_at_a_question_is_not_promoted_while_it_stops() -> None:
+    """A question stops the run (MRTR) even if the rest of its task group takes past the
+    deadline to stop: the request answers the question, not a task."""
+    app = TaskApp("stopping")
+
+    @app.task_tool(inline_for=0.05)
+    async def slow_to_stop(ctx: TaskContext) -> str:
+        async def lingers() -> None:
+            try:
+                await anyio.sleep_forever()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.sleep(0.3)  # well past the deadline
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lingers)
+            await anyio.lowlevel.checkpoint()
+            answer = await ctx.elicit("Your name?", Name)
+            tg.cancel_scope.cancel()
+        return f"Hi {answer.data.name if answer.data else '?'}"
+
+    async with modern(app) as client:
+        first = await client.result("tools/call", {"name": "slow_to_stop", "arguments": {}})
+    assert first["resultType"] == "input_required"
+    assert "taskId" not in first

@@ -80,6 +80,7 @@ class PromotableCall:
             inline, self._replay, env.capabilities
         )
         self._phase = _Phase.INLINE
+        self._asking = False  # stopped at an MRTR question: never promoted then
         self._promoted = anyio.Event()  # the current promotion attempt is over
         self._scope = anyio.CancelScope()  # the run's: cancelled by a request gone early
         self._ctx = TaskContext(self, tool_name=tool.name, task_id=None)
@@ -204,7 +205,7 @@ class PromotableCall:
         if self._phase is _Phase.PROMOTING:
             await self._promoted.wait()
             return
-        if self._phase is not _Phase.INLINE or self._settled.is_set():
+        if self._phase is not _Phase.INLINE or self._settled.is_set() or self._asking:
             return
         self._phase = _Phase.PROMOTING
         # Shielded: once the record exists it must run, whatever the request does.
@@ -272,4 +273,11 @@ class PromotableCall:
         await (await self._current()).log(level, data, logger)
 
     async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        return await (await self._current()).request_input(method, params)
+        backend = await self._current()
+        try:
+            return await backend.request_input(method, params)
+        except _replay.InputNeeded:
+            # The run stops at a question: this request answers it (MRTR), however long
+            # the rest of a task group takes to stop; no deadline makes it a task now.
+            self._asking = True
+            raise
