@@ -404,3 +404,28 @@ async def test_a_run_stopping_at_a_question_is_not_promoted_while_it_stops() -> 
         first = await client.result("tools/call", {"name": "slow_to_stop", "arguments": {}})
     assert first["resultType"] == "input_required"
     assert "taskId" not in first
+
+
+# -- the documented example -----------------------------------------------------------
+
+
+async def test_the_promote_example() -> None:
+    """examples/promote.py, as docs/tools.md shows it: `lookup` answers in the request
+    when quick; `research` asks (an MRTR round), then goes on as a task."""
+    from examples.promote import app
+
+    async with modern(app) as client:
+        quick = await client.result("tools/call", {"name": "lookup", "arguments": {"query": "x"}})
+        assert quick["resultType"] == "complete"
+        assert text(quick) == "found x"
+        call = {"name": "research", "arguments": {"topic": "tides"}}
+        first = await client.result("tools/call", call)
+        [key] = first["inputRequests"]
+        answer = {"action": "accept", "content": {"levels": 2}}
+        created = await client.result(
+            "tools/call",
+            {**call, "inputResponses": {key: answer}, "requestState": first["requestState"]},
+        )
+        assert created["resultType"] == "task"
+        done = await client.until_status(created["taskId"], "completed")
+    assert text(done["result"]) == "tides: 2 levels researched"
