@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _input
+from ..errors import ClientCapabilityError, ProtocolError
 from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError
+from ..wire.mcp2026 import MISSING_CAPABILITY
 
 #: How long an InputRequiredResult may wait for the client's retry.
 STATE_TTL_S = 3600.0
@@ -55,6 +57,25 @@ def questions_in(exc: BaseException) -> list[InputNeeded]:
     if isinstance(exc, BaseExceptionGroup):
         return [q for inner in exc.exceptions for q in questions_in(inner)]
     return []
+
+
+class MissingCapabilityError(ClientCapabilityError, ProtocolError):
+    """A question the client did not declare it can answer, in a 2026-07-28 request: the
+    request fails with -32021 and the capabilities it needs ("the server MUST return a
+    MissingRequiredClientCapabilityError", basic-index.mdx). Still a ClientCapabilityError,
+    so a tool may catch it and ask another way."""
+
+    def __init__(self, message: str, required: dict[str, Any]) -> None:
+        ProtocolError.__init__(
+            self, MISSING_CAPABILITY, f"Missing required client capability: {message}",
+            {"requiredCapabilities": required},
+        )  # fmt: skip
+
+
+def _required(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    if method == "sampling/createMessage":
+        return {"sampling": {}}
+    return {"elicitation": {str(params.get("mode", "form")): {}}}
 
 
 class StateError(ValueError):
@@ -232,7 +253,10 @@ class ReplayBackend:
 
     async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         # Never an inputRequest the client did not declare (mrtr.mdx).
-        _input.require_capability(self._capabilities, method, params)
+        try:
+            _input.require_capability(self._capabilities, method, params)
+        except ClientCapabilityError as exc:
+            raise MissingCapabilityError(str(exc), _required(method, params)) from None
         answer = self.replay.answer(method, params)
         if "error" in answer:
             raise _input.refused(method, answer["error"])

@@ -269,6 +269,23 @@ async def test_input_required_result_capabilities(ctx: TaskContext) -> str:
 
 
 @app.tool()
+async def test_streaming_elicitation(ctx: TaskContext) -> str:
+    """server-stateless: a question goes back as an InputRequiredResult on the call's own
+    response, never as a request of the server's on the stream."""
+    await ctx.report_progress(1, total=2)
+    answer = await ctx.elicit("What is your name?", UserName)
+    return f"Hello, {answer.data.name if answer.data else 'stranger'}!"
+
+
+@app.tool()
+async def test_logging_tool(ctx: TaskContext) -> str:
+    """server-stateless: logs, which a request that set no logLevel must not receive."""
+    for message in ("first", "second", "third"):
+        await ctx.log(message, "info")
+    return "logged"
+
+
+@app.tool()
 async def test_missing_capability(ctx: TaskContext) -> str:
     """The conformance fixture `test_missing_capability`."""
     await ctx.sample("Say hello", max_tokens=10)
