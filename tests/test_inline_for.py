@@ -21,8 +21,9 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from taskapp import MemoryStore, RegistrationError, TaskApp, TaskContext
+from taskapp import MemoryStore, RegistrationError, TaskApp, TaskContext, task_tool
 from taskapp.records import TaskRecord
+from taskapp.tools import ToolSpec
 from tests.raw import raw_connection
 from tests.test_tasks_extension import Modern, capabilities, modern
 
@@ -429,3 +430,22 @@ async def test_the_promote_example() -> None:
         assert created["resultType"] == "task"
         done = await client.until_status(created["taskId"], "completed")
     assert text(done["result"]) == "tides: 2 levels researched"
+
+
+def test_inline_for_is_only_for_task_tools_and_is_kept_as_seconds() -> None:
+    app = TaskApp("kinds")
+
+    async def plain() -> str:
+        return "x"
+
+    with pytest.raises(RegistrationError, match="inline_for is for task tools"):
+        app.add_tool(plain, ToolSpec(inline_for=1.0))
+
+    @task_tool(inline_for=2)
+    async def marked() -> str:
+        return "x"
+
+    app.add_tool(marked)
+    assert app.tools["marked"].inline_for == 2.0
+    assert build().app.tools["test_tool_with_task"].inline_for == math.inf
+    assert build().app.tools["from_start"].inline_for is None
