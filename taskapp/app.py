@@ -158,12 +158,14 @@ class TaskApp:
         retry_backoff: float = 1.0,
         timeout: float | None = None,
         dedupe_for: float | None = None,
+        inline_for: float | None = None,
     ) -> Callable[[FnT], FnT]:
         """Register a tool that runs as an MCP task: "required" (only as a task) or "optional".
 
-        Reliable tools (docs/reliable.md):
-
         Args:
+            inline_for: Seconds (`math.inf` allowed) a 2026-07-28 call runs in the request
+                before it becomes a task; it becomes one sooner at `ctx.continue_as_task()`
+                (docs/tools.md, "When a call becomes a task"). None: a task from the start.
             on_interrupt: "rerun" runs the task again (skipping its finished `ctx.step`s)
                 when its process died; "fail" ends it failed.
             retries: Runs again after an exception other than `ToolError` (or a timeout),
@@ -176,7 +178,7 @@ class TaskApp:
         spec = ToolSpec(
             mode, name, title, description, on_interrupt, annotations,
             retries=retries, retry_backoff=retry_backoff, timeout=timeout,
-            dedupe_for=dedupe_for,
+            dedupe_for=dedupe_for, inline_for=inline_for,
         )  # fmt: skip
         return self._registrar(spec)
 

@@ -133,6 +133,22 @@ class TaskContext:
             return await call_step(fn, args, kwargs)
         return await cast("StepBackend", self._backend).run_step(name, fn, args, kwargs)
 
+    async def continue_as_task(self) -> None:
+        """Become a task now, if this call may: the client gets the task's handle and this
+        run goes on as that task (`task_id` is set). It does nothing where no task may be
+        returned (2025-11-25, a plain inline call) or where the run already is a task.
+
+        Only a 2026-07-28 call of a tool registered with `inline_for` can be promoted; the
+        code before this call may run again on each input round (docs/tools.md).
+        """
+        promote = getattr(self._backend, "continue_as_task", None)
+        if promote is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        task_id = await promote()
+        if task_id is not None:
+            self.task_id = task_id
+
     async def elicit(self, message: str, schema: type[ModelT]) -> ElicitResult[ModelT]:
         """Ask the user for the fields of `schema`, a flat pydantic model.
 

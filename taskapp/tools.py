@@ -36,6 +36,9 @@ class ToolSpec:
     retry_backoff: float = 1.0
     timeout: float | None = None
     dedupe_for: float | None = None
+    #: Seconds a 2026-07-28 call runs in the request before it becomes a task (None: a task
+    #: from the start); see docs/tools.md, "When a call becomes a task".
+    inline_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class ToolDef:
     retry_backoff: float = 1.0
     timeout: float | None = None
     dedupe_for: float | None = None
+    inline_for: float | None = None
 
 
 def task_tool(
@@ -70,6 +74,7 @@ def task_tool(
     retry_backoff: float = 1.0,
     timeout: float | None = None,
     dedupe_for: float | None = None,
+    inline_for: float | None = None,
 ) -> Callable[[FnT], FnT]:
     """Mark a function as a tool that runs as an MCP task; register it with `app.add_tool`.
 
@@ -87,6 +92,7 @@ def task_tool(
         retry_backoff=retry_backoff,
         timeout=timeout,
         dedupe_for=dedupe_for,
+        inline_for=inline_for,
     )
 
     def mark(fn: FnT) -> FnT:
@@ -113,6 +119,7 @@ def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
         raise RegistrationError(
             f"{where}: unknown on_interrupt {spec.on_interrupt!r}; use 'fail' or 'rerun'"
         )
+    _check_inline_for(where, spec)
     if not inspect.iscoroutinefunction(fn):
         raise RegistrationError(
             f"{where} is not a coroutine function: taskapp tools must be `async def`; "
@@ -139,6 +146,7 @@ def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
         retry_backoff=spec.retry_backoff,
         timeout=spec.timeout,
         dedupe_for=spec.dedupe_for,
+        inline_for=None if spec.inline_for is None else float(spec.inline_for),
     )
 
 
@@ -193,3 +201,20 @@ def _uses_steps(fn: Callable[..., Any]) -> bool:
             return True
         pending.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     return False
+
+
+def _check_inline_for(where: str, spec: ToolSpec) -> None:
+    value = spec.inline_for
+    if value is None:
+        return
+    if spec.mode == "forbidden":
+        raise RegistrationError(
+            f"{where}: inline_for is for task tools; use @app.task_tool(inline_for=...)"
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise RegistrationError(
+            f"{where}: inline_for must be a number of seconds (math.inf: until the tool "
+            f"calls ctx.continue_as_task()), not {value!r}"
+        )
+    if value < 0:
+        raise RegistrationError(f"{where}: inline_for must be 0 or more seconds, not {value!r}")
