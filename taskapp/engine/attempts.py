@@ -67,21 +67,45 @@ def tool_run(engine: Engine, tool: ToolDef) -> Callable[[TaskRecord], Awaitable[
             return prepared
         backend = TaskBackend(engine, record)
         ctx = TaskContext(backend, tool_name=tool.name, task_id=record.task_id)
-        retry = 0
-        while True:
-            outcome, retryable = await _attempt(tool, prepared, ctx, backend, retry)
-            if not retryable or retry >= tool.retries:
-                break
-            retry += 1
-            delay = backoff(tool.retry_backoff, retry)
-            error = (invoke.error_text(outcome) or "")[:200]
-            log.info("tool attempt failed; retrying", task_id=record.task_id, retry=retry)
-            await backend.show(f"retry {retry} of {tool.retries} in {seconds(delay)} s: {error}")
-            await anyio.sleep(delay)
-        await backend.settle()
-        return outcome
+        return await run_attempts(tool, prepared, ctx, backend)
 
     return run
+
+
+async def run_attempts(
+    tool: ToolDef,
+    prepared: dict[str, object],
+    ctx: TaskContext,
+    backend: TaskBackend,
+    *,
+    first: tuple[Outcome, bool] | None = None,
+) -> Outcome:
+    """Attempts until one needs no retry or `retries` are spent; `first` is the outcome of
+    an attempt already made (a call promoted to a task while it ran: `sessions/promote`)."""
+    retry = 0
+    result = first if first is not None else await _attempt(tool, prepared, ctx, backend, 0)
+    while True:
+        outcome, retryable = result
+        if not retryable or retry >= tool.retries:
+            break
+        retry += 1
+        delay = backoff(tool.retry_backoff, retry)
+        error = (invoke.error_text(outcome) or "")[:200]
+        log.info("tool attempt failed; retrying", task_id=ctx.task_id, retry=retry)
+        await backend.show(f"retry {retry} of {tool.retries} in {seconds(delay)} s: {error}")
+        await anyio.sleep(delay)
+        result = await _attempt(tool, prepared, ctx, backend, retry)
+    await backend.settle()
+    return outcome
+
+
+def timed_out(tool: ToolDef, task_id: str | None, retry: int) -> Outcome:
+    """The outcome of an attempt stopped by the tool's `timeout`."""
+    assert tool.timeout is not None
+    attempt = f" (attempt {retry + 1})" if tool.retries else ""
+    message = f"Timed out: the tool ran longer than its timeout of {tool.timeout:g} s{attempt}"
+    log.warning("tool timed out", tool=tool.name, task_id=task_id, retry=retry)
+    return invoke.text_error(message)
 
 
 async def _attempt(
@@ -98,7 +122,4 @@ async def _attempt(
     finally:
         backend.clock = None
     # Only our own deadline ends up here: a cancel of the task propagates past the scope.
-    attempt = f" (attempt {retry + 1})" if tool.retries else ""
-    message = f"Timed out: the tool ran longer than its timeout of {tool.timeout:g} s{attempt}"
-    log.warning("tool timed out", tool=tool.name, task_id=ctx.task_id, retry=retry)
-    return invoke.text_error(message), True
+    return timed_out(tool, ctx.task_id, retry), True

@@ -29,8 +29,8 @@ from typing import Any
 import anyio
 
 from .._logging import get_logger
-from ..context import ContextBackend, LogLevel, TaskContext
-from ..engine import TaskLimitError, invoke
+from ..context import ContextBackend, LogLevel, TaskContext, call_step
+from ..engine import TaskLimitError, attempts, invoke
 from ..engine.backend import TaskBackend
 from ..engine.config import INTERNAL_ERROR
 from ..records import ErrorOutcome, Outcome, TaskRecord, ToolOutcome
@@ -92,6 +92,11 @@ class PromotableCall:
         # The function's end after the promotion, for the task's run (`_as_task`).
         self._ended = anyio.Event()
         self._outcome: Outcome | None = None
+        # The first attempt (begun in the request): its arguments, whether running it again
+        # may help, and its time limit; after the promotion `retries` run the next ones.
+        self._prepared: dict[str, Any] = {}
+        self._retryable = False
+        self._clock = None if tool.timeout is None else attempts.Clock(tool.timeout)
 
     # -- the request's side ----------------------------------------------------------
 
@@ -154,11 +159,12 @@ class PromotableCall:
 
     async def _run(self, prepared: dict[str, Any]) -> None:
         outcome: Outcome | None = None
+        self._prepared = prepared
         try:
             with self._scope:
                 try:
-                    outcome = await invoke.invoke(self._tool, prepared, self._ctx)
-                    if isinstance(self._backend, TaskBackend):
+                    outcome = await self._first_attempt(prepared)
+                    if isinstance(self._backend, TaskBackend) and not self._retryable:
                         await self._backend.settle()
                 except (_replay.InputNeeded, BaseExceptionGroup) as exc:
                     answer = _replay.input_required(self._replay, self._session.signer, exc)
@@ -176,6 +182,18 @@ class PromotableCall:
             if outcome is None and self._phase is _Phase.INLINE:
                 self._settle(error=JsonRpcError(INTERNAL_ERROR, _STOPPED))
             self._end(outcome)
+
+    async def _first_attempt(self, prepared: dict[str, Any]) -> Outcome:
+        """The attempt that begins in the request, within the tool's `timeout` if it has
+        one (the time it waits for its client, once a task, does not count)."""
+        if self._clock is None:
+            outcome, self._retryable = await invoke.attempt(self._tool, prepared, self._ctx)
+            return outcome
+        with self._clock.scope:
+            outcome, self._retryable = await invoke.attempt(self._tool, prepared, self._ctx)
+            return outcome
+        self._retryable = True  # only the tool's own deadline ends up here
+        return attempts.timed_out(self._tool, self._ctx.task_id, 0)
 
     def _end(self, outcome: Outcome | None) -> None:
         if self._phase is _Phase.INLINE:
@@ -195,6 +213,12 @@ class PromotableCall:
             raise
         if self._outcome is None:  # stopped some other way: not the tool's doing
             return ErrorOutcome(INTERNAL_ERROR, "the tool's run ended without a result")
+        if self._retryable and self._tool.retries and isinstance(self._backend, TaskBackend):
+            # The next attempts run here, as the task's: from the top, finished steps skipped.
+            first = (self._outcome, True)
+            return await attempts.run_attempts(
+                self._tool, self._prepared, self._ctx, self._backend, first=first
+            )
         return self._outcome
 
     # -- the promotion ---------------------------------------------------------------
@@ -245,6 +269,7 @@ class PromotableCall:
         )  # fmt: skip
         if switch:  # from now on the context reaches the task
             self._backend = TaskBackend(self._engine, record)
+            self._backend.clock = self._clock  # its waits for the client pause the clock
             self._ctx.task_id = record.task_id
             self._phase = _Phase.PROMOTED
         start()
@@ -271,6 +296,15 @@ class PromotableCall:
 
     async def log(self, level: LogLevel, data: Any, logger: str | None) -> None:
         await (await self._current()).log(level, data, logger)
+
+    async def run_step(
+        self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """A step is kept once the call is a task; before, it simply runs (as inline)."""
+        backend = await self._current()
+        if isinstance(backend, TaskBackend):
+            return await backend.run_step(name, fn, args, kwargs)
+        return await call_step(fn, args, kwargs)
 
     async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         backend = await self._current()
