@@ -199,17 +199,21 @@ def fastmcp4_python() -> Path:
     return Path(side_venv("fastmcp4", REPO / "tests" / "fastmcp4" / "requirements.lock"))
 
 
-def servers(names: list[str], redis_url: str | None, checkout: Path) -> list[Server]:
+def servers(
+    names: list[str], redis_url: str | None, checkout: Path, baseline: Path | None
+) -> list[Server]:
     taskapp = str(Path(sys.executable).with_name("taskapp"))
     app = f"{BENCH / 'servers' / 'taskapp_noop.py'}:app"
     out = []
     for name in names:
         port = _free_port()
         if name.startswith("taskapp"):
-            store = "memory://" if name == "taskapp-memory" else f"{redis_url}/0"
+            store = "memory://" if "memory" in name else f"{redis_url}/0"
+            if "@base" in name:  # another checkout, its own Redis database and prefix
+                store = "memory://" if "memory" in name else f"{redis_url}/2"
             command = [taskapp, "run", app, "--transport", "http", "--port", str(port),
                        "--log-level", "warning", "--loop", "asyncio", "--store", store]  # fmt: skip
-            env = {"PYTHONPATH": str(checkout)}
+            env = {"PYTHONPATH": str(baseline if "@base" in name and baseline else checkout)}
         elif name.startswith("fastmcp4"):
             backend = "memory://" if name == "fastmcp4-memory" else f"{redis_url}/1"
             script = str(BENCH / "servers" / "fastmcp4_noop.py")
@@ -380,7 +384,7 @@ def _n(x: float | None, digits: int = 0) -> str:
 
 
 def table(res: dict[str, Any]) -> str:
-    uses_redis = any(k.endswith("redis") for k in res)
+    uses_redis = any("redis" in k for k in res)
     head = "| server | sequential rt/s | 32 in flight | 256 in flight | server CPU µs/rt (seq.) "
     head += "| server CPU µs/rt (32) | polls/rt |" + (
         " Redis CPU µs/rt (seq.) |" if uses_redis else ""
@@ -393,7 +397,7 @@ def table(res: dict[str, Any]) -> str:
             row.append(_n(r["rate"].get(m)) + (f" ({errors:,} errors)" if errors else ""))
         row += [_n(r["cpu_us"].get(1)), _n(r["cpu_us"].get(32)), _n(r["polls_per_rt"], 2)]
         if uses_redis:
-            row.append(_n(r["redis_cpu_us"].get(1)) if name.endswith("redis") else "-")
+            row.append(_n(r["redis_cpu_us"].get(1)) if "redis" in name else "-")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -421,6 +425,13 @@ def targets(res: dict[str, Any]) -> str:
         ("server CPU/rt, FastMCP 4 memory / stub", "fastmcp4-memory", "stub", "cpu_us", "<=",
          None),
     ]  # fmt: skip
+    for store in ("memory", "redis"):
+        if f"taskapp-{store}@base" in res:
+            base = f"taskapp-{store}@base"
+            rows.append((f"server CPU/rt, taskapp {store} / its baseline", f"taskapp-{store}",
+                         base, "cpu_us", "<=", None))  # fmt: skip
+            rows.append((f"sequential rt/s, taskapp {store} / its baseline", f"taskapp-{store}",
+                         base, "rate", ">=", None))  # fmt: skip
     lines = ["| ratio (same run) | measured | target | met |", "|---|---|---|---|"]
     for title, a, b, key, op, goal in rows:
         got = _ratio(res, a, b, key)
@@ -475,6 +486,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="bursts per server at 1 and 32 in flight")
     parser.add_argument("--modes", default="1,32,256", help="requests in flight to measure")
     parser.add_argument("--checkout", type=Path, default=REPO, help="taskapp from this checkout")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="DIR",
+        help="also taskapp from this checkout (git worktree add DIR main), in the same turns",
+    )  # fmt: skip
     parser.add_argument("--write", action="store_true", help="write RESULTS.md even if partial")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",")] if args.only else list(LABELS)
@@ -485,10 +500,13 @@ def main() -> None:
     with redis_server() as redis:
         if redis is None:
             say("no redis-server on PATH: the Redis servers are left out")
-            names = [n for n in names if not n.endswith("redis")]
+            names = [n for n in names if "redis" not in n]
         else:
             REDIS_PID.append(redis[1])
-        group = servers(names, redis[0] if redis else None, args.checkout.resolve())
+        if args.baseline is not None:
+            names += [f"{n}@base" for n in names if n.startswith("taskapp")]
+        baseline = args.baseline.resolve() if args.baseline else None
+        group = servers(names, redis[0] if redis else None, args.checkout.resolve(), baseline)
         p = plan(args.quick, args.rounds)
         say(f"servers: {', '.join(names)}")
         with running(group):
