@@ -19,6 +19,7 @@ INPUTS = "inputs:"  # hash per task id: its input requests (see _redis_scripts)
 INPUT_ORDER = "inputq:"  # sorted set per task id: its unclaimed requests, oldest first
 CHANGED = "changed:"  # pub/sub channel per task id: a message after every write
 IDLE = "idle"  # pub/sub channel nobody writes to: the listener's first subscription
+DELETED = "deleted"  # pub/sub channel: the id of each task deleted (_redis_cache.py)
 QUEUE = "queue"  # stream of task ids waiting for a worker
 GROUP = "workers"  # the consumer group all workers read the queue through
 
