@@ -138,6 +138,8 @@ class ModernMethods:
         """Return once a tasks/get for the new task resolves (SEP-2663: no CreateTaskResult
         before that; "in eventually-consistent environments, the server MUST wait"). A
         store that reads its own writes answers the first read; a replica may lag."""
+        if await settled(self.engine.read(task_id, self.session.owner)) is not None:
+            return  # the usual case, without the timeout's cancel scope
         delay = 0.005
         with anyio.move_on_after(CREATE_CONSISTENCY_S):
             while await settled(self.engine.read(task_id, self.session.owner)) is None:

@@ -21,6 +21,7 @@ CHANGED = "changed:"  # pub/sub channel per task id: a message after every write
 IDLE = "idle"  # pub/sub channel nobody writes to: the listener's first subscription
 STEPS = "steps:"  # hash per task id: its finished steps' results (name -> JSON)
 DEDUPE = "dedupe:"  # string per dedupe key: JSON [task id, until]
+DELETED = "deleted"  # pub/sub channel: the id of each task deleted (_redis_cache.py)
 QUEUE = "queue"  # stream of task ids waiting for a worker
 GROUP = "workers"  # the consumer group all workers read the queue through
 

@@ -79,7 +79,7 @@ return 0
 """
 
 # KEYS: task, inputs, input order, owner index, expiry index, lease index, steps
-# ARGV: task id, expiry member, channel -> 1 if the task was there, else 0
+# ARGV: task id, expiry member, channel, deleted channel -> 1 if the task was there, else 0
 DELETE = """
 local existed = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
@@ -87,6 +87,7 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
 return existed
 """
 
