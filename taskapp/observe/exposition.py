@@ -14,7 +14,7 @@ import anyio
 
 if TYPE_CHECKING:
     from starlette.routing import Route
-    from starlette.types import ASGIApp
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from .metrics import Metrics
 
@@ -63,7 +63,18 @@ def metrics_route(metrics: Metrics, path: str = "/metrics") -> Route:
     """A Starlette route serving `metrics` at `path`: `routes.append(metrics_route(m))`."""
     from starlette.routing import Route
 
-    return Route(path, metrics_app(metrics), methods=["GET"])
+    return Route(path, _Asgi(metrics_app(metrics)), methods=["GET"])
+
+
+class _Asgi:
+    """An ASGI app as an instance: Starlette's Route calls a plain function with a
+    request, and runs an instance as the ASGI app it is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 @asynccontextmanager
