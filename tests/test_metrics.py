@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 from starlette.applications import Starlette
 
-from taskapp import Client, MemoryStore, TaskApp, TaskContext
+from taskapp import Client, MemoryStore, TaskApp, TaskContext, cli
 from taskapp.errors import ProtocolError
 from taskapp.observe import Metrics, metrics_route, parse_listen
 from taskapp.observe.exposition import Listen
@@ -233,3 +233,18 @@ def test_where_metrics_go(option: bool | int | str, listen: Listen | None) -> No
 def test_a_bad_metrics_option_says_what_is_expected() -> None:
     with pytest.raises(ValueError, match=r"give a port \(9464\), HOST:PORT"):
         parse_listen("metrics")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "tests.fixture_app:app", "--metrics=/metrics"],
+         "a path needs --transport http; give a port"),
+        (["worker", "tests.fixture_app:app", "--metrics=nine"], "give a port (9464)"),
+    ],
+)  # fmt: skip
+def test_the_cli_refuses_metrics_it_cannot_serve(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
