@@ -5,6 +5,8 @@ exporter, through a provider handed to the app (the global one is left alone).""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -213,3 +215,24 @@ async def test_a_worker_over_redis_continues_the_trace_of_the_call() -> None:
     assert record.client_capabilities[TRACE_KEY]["traceparent"].split("-")[2] == (
         f"{call.context.span_id:016x}"
     )
+
+
+def test_tracing_is_on_by_default_once_the_application_set_a_provider() -> None:
+    """tracing=None: off (and opentelemetry never imported) until the application sets a
+    tracer provider; then on, through it. In a fresh process: the global provider can
+    be set once per process."""
+    code = """
+import sys
+from taskapp import TaskApp
+app = TaskApp("auto")
+assert app.observing.hooks() is None
+assert "opentelemetry" not in sys.modules
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+assert TaskApp("auto").observing.hooks() is None  # imported, but no provider set
+trace.set_tracer_provider(TracerProvider())
+hooks = TaskApp("auto").observing.hooks()
+assert hooks is not None and hooks.tracing is not None and hooks.metrics is None
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
