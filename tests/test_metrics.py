@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -17,9 +18,11 @@ from starlette.applications import Starlette
 
 from taskapp import Client, MemoryStore, TaskApp, TaskContext, cli
 from taskapp.errors import ProtocolError
-from taskapp.observe import Metrics, metrics_route, parse_listen
+from taskapp.observe import Metrics, Observer, metrics_route, parse_listen
 from taskapp.observe.exposition import Listen
-from taskapp.observe.store import ObservedStore
+from taskapp.observe.store import ObservedStore, observed
+from taskapp.stores import TaskStore
+from taskapp.testing import TaskStoreContract
 from taskapp.wire.jsonrpc import JsonRpcError
 
 from .test_http import serving
@@ -40,6 +43,17 @@ class StepsFail(MemoryStore):
         self, task_id: str, name: str, value: str, *, runner: str, now: float
     ) -> bool:
         raise ConnectionError("the store hung up")
+
+
+class TestObservedStoreContract(TaskStoreContract):
+    """The proxy that counts is the store the engine sees: it must keep the contract."""
+
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[TaskStore]:
+        store = observed(MemoryStore(), Observer(Metrics(), None))
+        await store.open()
+        yield store
+        await store.close()
 
 
 def parse(text: str) -> Samples:
