@@ -60,7 +60,9 @@ class Observer:
 
     # -- what the engine tells ----------------------------------------------------------
 
-    def calling(self, tool: str, meta: Mapping[str, Any] | None) -> Any:
+    def calling(
+        self, tool: str, meta: Mapping[str, Any] | None
+    ) -> AbstractContextManager[dict[str, str] | None]:
         return nullcontext() if self.tracing is None else self.tracing.calling(tool, meta)
 
     @contextmanager
@@ -79,9 +81,9 @@ class Observer:
                     yield
                 finally:
                     if live is not None and tracing is not None:
-                        tracing.ended(live, self._endings[task_id])
+                        tracing.ended(live, self._endings.get(task_id, "interrupted"))
         finally:
-            ending = self._endings.pop(task_id)
+            ending = self._endings.pop(task_id, "interrupted")
             if metrics is not None:
                 metrics.running.labels(tool).dec()
                 metrics.run_seconds.labels(tool, ending).observe(time.perf_counter() - started)
@@ -89,7 +91,7 @@ class Observer:
     def expired(self, record: TaskRecord) -> None:
         self.ended(record, "expired")
 
-    def step(self, record: TaskRecord, name: str) -> Any:
+    def step(self, record: TaskRecord, name: str) -> AbstractContextManager[None]:
         if self.tracing is None:
             return nullcontext()
         return self.tracing.span(f"step {name}", {"taskapp.step.name": name})
