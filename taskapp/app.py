@@ -72,8 +72,7 @@ class TaskApp:
             (HTTP 413 beyond, refused while it streams in).
         max_step_bytes: The largest result one `ctx.step` may store, as JSON.
         max_steps: The most steps one task may store (docs/reliable.md).
-        metrics: Prometheus metrics (docs/observability.md): True, a port, "HOST:PORT" (a
-            listener of their own), "/PATH" (beside the MCP endpoint), or False.
+        metrics: Prometheus metrics: True, a port, "HOST:PORT", "/PATH" (docs/observability.md).
         tracing: OpenTelemetry spans: True, a TracerProvider, False, or None (auto).
     """
 

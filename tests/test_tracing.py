@@ -5,6 +5,7 @@ exporter, through a provider handed to the app (the global one is left alone).""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -126,6 +127,29 @@ async def test_a_2026_call_over_http_continues_the_trace_of_its_traceparent() ->
         assert response.json()["result"]["resultType"] == "task", response.text
         await finished(exporter, "task checkout")
     check_tree(exporter)
+
+
+async def test_a_call_that_becomes_a_task_continues_the_trace_of_its_traceparent() -> None:
+    """inline_for (issue 18): the call starts inline and promotes itself; the task it
+    becomes runs under the call's `tools/call` span, in the request's trace."""
+    provider, exporter = exporting()
+    app = TaskApp("traced", tracing=provider)
+
+    @app.task_tool(inline_for=math.inf)
+    async def escalate(ctx: TaskContext) -> str:
+        await ctx.continue_as_task()
+        return "escalated"
+
+    async with serving(app.http_app()) as http:
+        params = {"name": "escalate", "arguments": {},
+                  "_meta": meta(TASK_CAPS, traceparent=TRACEPARENT)}  # fmt: skip
+        response = await Modern(http).post("tools/call", params)
+        assert response.json()["result"]["resultType"] == "task", response.text
+        run = await finished(exporter, "task escalate")
+    call = by_name(exporter)["tools/call escalate"]
+    assert parent_of(call) == int(PARENT_ID, 16)
+    assert parent_of(run) == call.context.span_id
+    assert run.context.trace_id == int(TRACE_ID, 16)
 
 
 async def test_without_a_traceparent_a_call_starts_a_trace_of_its_own() -> None:
