@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
+from . import observe
 from ._logging import ensure_stderr_logging, get_logger
 from ._loop import EventLoop, backend_options, loop_name, settle_gc
 from .auth import Auth, TokenVerifier, as_auth
@@ -31,6 +32,7 @@ from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 from .wire.mcp2025 import tool_json
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
     from starlette.applications import Starlette
 
     from .transports.http_limits import HttpLimits
@@ -70,6 +72,8 @@ class TaskApp:
             (HTTP 413 beyond, refused while it streams in).
         max_step_bytes: The largest result one `ctx.step` may store, as JSON.
         max_steps: The most steps one task may store (docs/reliable.md).
+        metrics: Prometheus metrics: True, a port, "HOST:PORT", "/PATH" (docs/observability.md).
+        tracing: OpenTelemetry spans: True, a TracerProvider, False, or None (auto).
     """
 
     def __init__(
@@ -93,6 +97,8 @@ class TaskApp:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         max_step_bytes: int = 1_048_576,
         max_steps: int = 1000,
+        metrics: bool | int | str = False,
+        tracing: bool | TracerProvider | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -102,6 +108,7 @@ class TaskApp:
         self.auth = as_auth(auth)
         self.state_signer = StateSigner(state_secret)
         self.max_message_bytes = max_message_bytes
+        self.observing = observe.Observing(metrics, tracing)
         self.config = EngineConfig(
             default_ttl_ms=default_ttl_ms,
             max_ttl_ms=max_ttl_ms,
@@ -228,7 +235,8 @@ class TaskApp:
         store_object = self._resolve_store(store)
         if self.config.executor == "queue":
             fleet.work_queue(store_object)
-        async with TaskEngine(store_object, self.config, self.tools) as engine:
+        engine = TaskEngine(store_object, self.config, self.tools, self.observing.hooks())
+        async with engine, self.observing.serving():
             yield engine
 
     def _resolve_store(self, store: TaskStore | str | None) -> TaskStore:
@@ -279,6 +287,7 @@ class TaskApp:
         return HttpTransport(
             self.spec(), path=path, allowed_origins=allowed_origins,
             allowed_hosts=allowed_hosts, limits=limits, strict_headers=strict_headers,
+            metrics=self.observing.http_route(),
         ).asgi()  # fmt: skip
 
     def run(
@@ -319,6 +328,7 @@ class TaskApp:
                 self.spec(), host=host, port=port, path=path, allowed_origins=allowed_origins,
                 allowed_hosts=allowed_hosts, limits=http_limits,
                 loop="uvloop" if options else "asyncio", strict_headers=strict_headers,
+                metrics=self.observing.http_route(),
             )  # fmt: skip
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")

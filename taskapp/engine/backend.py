@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol
 
 import anyio
@@ -18,6 +18,7 @@ from ..records import KEEP, TaskRecord, TaskStatus
 from ..stores.base import TaskStore
 from . import invoke
 from .config import EngineConfig, TaskObserver
+from .hooks import EngineHooks
 from .progress import ProgressStatus, shows_progress
 from .steps import StepLog
 
@@ -39,6 +40,9 @@ class Engine(Protocol):
     def is_running(self, task_id: str) -> bool: ...
 
     def soon(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None: ...
+
+    @property
+    def hooks(self) -> EngineHooks | None: ...
 
     async def set_status(
         self, task_id: str, *, status: TaskStatus | None = None, message: str | None = KEEP
@@ -128,7 +132,9 @@ class TaskBackend:
             with _store_failures():
                 await store.push_input(self._task_id, key, {"method": method, "params": params})
                 await self._engine.set_status(self._task_id, status=TaskStatus.INPUT_REQUIRED)
-                answer = await store.wait_input_answer(self._task_id, key, now=time.time())
+                hooks = self._engine.hooks
+                with nullcontext() if hooks is None else hooks.waiting_input(self._record, method):
+                    answer = await store.wait_input_answer(self._task_id, key, now=time.time())
         finally:
             self._asking -= 1
             if self.clock is not None and self._asking == 0:
@@ -149,7 +155,11 @@ class TaskBackend:
     async def run_step(
         self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        return await self.steps.run(name, fn, args, kwargs, self._show_step)
+        hooks = self._engine.hooks
+        if hooks is None:
+            return await self.steps.run(name, fn, args, kwargs, self._show_step)
+        with hooks.step(self._record, name):
+            return await self.steps.run(name, fn, args, kwargs, self._show_step)
 
     async def _show_step(self, message: str) -> None:
         if not self._own_status:

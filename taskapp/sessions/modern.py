@@ -114,7 +114,7 @@ class ModernMethods:
                     self._until_readable,
                 )  # fmt: skip
                 return await call.answer()
-            return await self._create_task(tool, params.arguments, env)
+            return await self._create_task(tool, params.arguments, env, request.params)
         if tool.mode == "required":
             raise m.missing_tasks_extension(
                 f"tool '{tool.name}' runs only as a task; declare {m.TASKS_EXTENSION}"
@@ -122,13 +122,17 @@ class ModernMethods:
         return await self._call_inline(tool, params.arguments, request.params, env)
 
     async def _create_task(
-        self, tool: ToolDef, arguments: dict[str, Any] | None, env: m.Envelope
+        self,
+        tool: ToolDef,
+        arguments: dict[str, Any] | None,
+        env: m.Envelope,
+        params: dict[str, Any] | None,
     ) -> dict[str, Any]:
         # Shielded: once the record exists it must be started, whatever the client does.
         with anyio.CancelScope(shield=True), limited:
             record, start = await self.engine.create(
                 tool, arguments, owner=self.session.owner, ttl_ms=None, observer=None,
-                client_capabilities=env.capabilities,
+                client_capabilities=env.capabilities, meta=(params or {}).get("_meta"),
             )  # fmt: skip
             start()
             await self._until_readable(record.task_id)

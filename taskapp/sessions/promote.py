@@ -71,6 +71,7 @@ class PromotableCall:
         self._tool = tool
         self._arguments = arguments
         self._env = env
+        self._meta = params.get("_meta")
         self._until_readable = until_readable
         self._replay = _replay.resume_call(
             session.signer, tool.name, arguments, session.owner, params
@@ -266,6 +267,7 @@ class PromotableCall:
         record, start = await self._engine.create_job(
             self._tool.name, self._arguments, run, owner=self._session.owner, ttl_ms=None,
             on_interrupt=self._tool.on_interrupt, client_capabilities=self._env.capabilities,
+            meta=self._meta,  # the call's traceparent: the task continues its trace
         )  # fmt: skip
         if switch:  # from now on the context reaches the task
             self._backend = TaskBackend(self._engine, record)
