@@ -79,12 +79,13 @@ _SSE_HEADERS = [
 
 def is_modern(message: dict[str, Any], headers: Headers) -> bool:
     """Whether a POST speaks 2026-07-28: its `_meta` carries the envelope or, without a
-    session, its headers say so. `initialize` always opens a 2025-11-25 session."""
-    if message.get("method") == "initialize":
-        return False
+    session, its headers say so. An `initialize` opens a 2025-11-25 session unless its
+    `_meta` carries the envelope: then it is a 2026 request for a method 2026 lacks."""
     params = message.get("params")
     if isinstance(params, dict) and mcp2026.has_envelope(params):
         return True
+    if message.get("method") == "initialize":
+        return False
     return SESSION_HEADER not in headers and (
         METHOD_HEADER in headers or headers.get(VERSION_HEADER) in mcp2026.MODERN_VERSIONS
     )
