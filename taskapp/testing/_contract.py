@@ -10,13 +10,19 @@ from ..stores.base import TaskStore
 from ._inputs import InputContract
 from ._leases import LeaseContract
 from ._listing import ListingContract
+from ._listing_all import AllOwnersListingContract
 from ._records import RecordContract
 from ._waiting import WaitContract
 
 
 @pytest.mark.anyio
 class TaskStoreContract(
-    LeaseContract, InputContract, WaitContract, ListingContract, RecordContract
+    AllOwnersListingContract,
+    LeaseContract,
+    InputContract,
+    WaitContract,
+    ListingContract,
+    RecordContract,
 ):
     """Subclass it in a test module and override the `store` fixture; pytest then runs
     every test below against your store. The class name has no `Test` prefix, so pytest
