@@ -175,6 +175,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.max_message_bytes is not None:
         app.max_message_bytes = args.max_message_bytes
+    if args.transport == "http":
+        print(f"taskapp: {http_banner(app, args)}", file=sys.stderr, flush=True)
+    elif sys.stdin.isatty():
+        print(
+            f"taskapp: serving {app.name!r} on stdio (MCP JSON-RPC, one message a line); "
+            "Ctrl-D or Ctrl-C stops it",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         app.run(
             args.transport,
@@ -195,6 +204,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"taskapp: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def http_banner(app: TaskApp, args: argparse.Namespace) -> str:
+    """Where `taskapp run --transport http` listens, which dialects, store and auth."""
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    auth = "on (bearer tokens; a task belongs to its principal)" if app.auth else (
+        "off (a task belongs to its session; anyone who can reach the port may call)"
+    )  # fmt: skip
+    return (
+        f"serving {app.name!r} at http://{host}:{args.port}{args.path}\n"
+        "  dialects: MCP 2025-11-25 (tasks, SEP-1686) and 2026-07-28 (the tasks extension)\n"
+        f"  store: {describe_store(args.store if args.store is not None else app.store)}\n"
+        f"  auth: {auth}\n"
+        "  Ctrl-C stops it"
+    )
+
+
+def describe_store(store: object) -> str:
+    """A store as an operator knows it: its URL without a password, or its class."""
+    if store is None:
+        store = os.environ.get("TASKAPP_STORE") or "memory:// (in this process)"
+    if not isinstance(store, str):
+        return type(store).__name__
+    scheme, sep, rest = store.partition("://")
+    userinfo, at, place = rest.rpartition("@")
+    if sep and at and ":" in userinfo:
+        return f"{scheme}://{userinfo.partition(':')[0]}:***@{place}"
+    return store
 
 
 def work(args: argparse.Namespace) -> int:
