@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from .._logging import LEVELS, configure_logging
 from .common import EXIT_OK, EXIT_USAGE
+from .dashboard import DEFAULT_PORT, add_token_option, address
 from .importer import ImportFromStringError, import_from_string
 
 if TYPE_CHECKING:
@@ -44,6 +47,12 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "Mcp-Name (accepted by default, as some clients omit it)",
     )  # fmt: skip
     _limits(run)
+    run.add_argument(
+        "--dashboard", nargs="?", type=int, const=DEFAULT_PORT, default=None, metavar="PORT",
+        help=f"also serve the dashboard on 127.0.0.1:PORT (default {DEFAULT_PORT}), over this "
+        "server's own store and engine (the only way to see a memory store)",
+    )  # fmt: skip
+    add_token_option(run, "--dashboard-token")
     run.add_argument(
         "--executor",
         choices=["local", "queue"],
@@ -175,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.max_message_bytes is not None:
         app.max_message_bytes = args.max_message_bytes
+    if args.dashboard is not None:
+        beside_dashboard(app, args.dashboard, args.dashboard_token)
     if args.transport == "http":
         print(f"taskapp: {http_banner(app, args)}", file=sys.stderr, flush=True)
     elif sys.stdin.isatty():
@@ -219,6 +230,32 @@ def http_banner(app: TaskApp, args: argparse.Namespace) -> str:
         f"  auth: {auth}\n"
         "  Ctrl-C stops it"
     )
+
+
+def beside_dashboard(app: TaskApp, port: int, token: str | None) -> None:
+    """Serve the dashboard for as long as the app's engine runs, over its store, so that a
+    cancel stops the function at once (the engine's own `cancel`)."""
+    from contextlib import asynccontextmanager
+
+    import anyio
+
+    from ..dashboard import DashboardConfig, serve_beside
+
+    running = app.running
+    config = DashboardConfig(token=token)
+
+    @asynccontextmanager
+    async def with_dashboard(store: Any = None) -> AsyncIterator[Any]:
+        async with running(store) as engine, anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(serve_beside, engine, config, port=port))
+            print(f"taskapp: {address(config.host, port, token)}", file=sys.stderr, flush=True)
+            try:
+                yield engine
+            finally:
+                tg.cancel_scope.cancel()
+
+    # The stdio loop and the HTTP lifespan both start the engine with `app.running`.
+    app.running = with_dashboard  # type: ignore[method-assign]
 
 
 def describe_store(store: object) -> str:
