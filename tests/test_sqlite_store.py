@@ -141,7 +141,8 @@ async def test_a_file_from_a_newer_taskapp_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 7")
     store = SQLiteStore(path)
-    with pytest.raises(SchemaVersionError, match=rf"schema version 7.*up to {len(_sqlite_schema.MIGRATIONS)}: upgrade taskapp"):
+    known = len(_sqlite_schema.MIGRATIONS)
+    with pytest.raises(SchemaVersionError, match=rf"version 7.*up to {known}: upgrade taskapp"):
         await store.open()
     assert _pragma(path, "user_version") == 7
     with pytest.raises(RuntimeError, match="not open"):
