@@ -18,7 +18,7 @@ import pytest
 from taskapp import cli
 from taskapp.cli.importer import import_from_string
 from taskapp.cli.main import _parser
-from taskapp.cli.run import http_banner
+from taskapp.cli.run import describe_store, http_banner
 from tests.test_cli_tasks import TASKAPP
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
@@ -99,10 +99,11 @@ def test_on_stdio_in_a_terminal_one_key_stops_the_server(
     assert b"Traceback" not in term.screen
 
 
-def test_http_says_where_it_listens() -> None:
+def test_http_says_where_it_listens(tmp_path: Path) -> None:
+    """Once it has started (a refused configuration says only why)."""
     process = subprocess.Popen(
         [*TASKAPP, "run", "examples/hello.py:app", "--transport", "http", "--port", "0",
-         "--store", "redis://:s3cret@localhost:6379/0"],
+         "--store", f"sqlite:///{tmp_path}/tasks.db"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )  # fmt: skip
     try:
@@ -114,11 +115,27 @@ def test_http_says_where_it_listens() -> None:
     assert lines == [
         "taskapp: serving 'hello' at http://127.0.0.1:0/mcp\n",
         "  dialects: MCP 2025-11-25 (tasks, SEP-1686) and 2026-07-28 (the tasks extension)\n",
-        "  store: redis://:***@localhost:6379/0\n",
+        f"  store: sqlite:///{tmp_path}/tasks.db\n",
         "  auth: off (a task belongs to its session; anyone who can reach the port may call)\n",
         "  Ctrl-C stops it\n",
     ]
     assert out == b""  # stdout stays clean
+
+
+@pytest.mark.parametrize(
+    ("store", "shown"),
+    [
+        ("redis://:s3cret@localhost:6379/0", "redis://:***@localhost:6379/0"),
+        ("rediss://me:s3cret@h:6380/1?prefix=a:", "rediss://me:***@h:6380/1?prefix=a:"),
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        (None, "memory:// (in this process)"),
+    ],
+)
+def test_the_banner_hides_a_stores_password(
+    store: str | None, shown: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TASKAPP_STORE", raising=False)
+    assert describe_store(store) == shown
 
 
 def test_http_banner_says_auth_is_on() -> None:

@@ -184,17 +184,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.max_message_bytes is not None:
         app.max_message_bytes = args.max_message_bytes
-    if args.dashboard is not None:
-        beside_dashboard(app, args.dashboard, args.dashboard_token)
+    banner = None
     if args.transport == "http":
-        print(f"taskapp: {http_banner(app, args)}", file=sys.stderr, flush=True)
+        banner = http_banner(app, args)
     elif sys.stdin.isatty():
-        print(
-            f"taskapp: serving {app.name!r} on stdio (MCP JSON-RPC, one message a line); "
-            "Ctrl-D or Ctrl-C stops it",
-            file=sys.stderr,
-            flush=True,
+        banner = (
+            f"serving {app.name!r} on stdio (MCP JSON-RPC, one message a line); "
+            "Ctrl-D or Ctrl-C stops it"
         )
+    dashboard = None if args.dashboard is None else (args.dashboard, args.dashboard_token)
+    on_start(app, banner, dashboard)
     try:
         app.run(
             args.transport,
@@ -232,30 +231,37 @@ def http_banner(app: TaskApp, args: argparse.Namespace) -> str:
     )
 
 
-def beside_dashboard(app: TaskApp, port: int, token: str | None) -> None:
-    """Serve the dashboard for as long as the app's engine runs, over its store, so that a
-    cancel stops the function at once (the engine's own `cancel`)."""
+def on_start(app: TaskApp, banner: str | None, dashboard: tuple[int, str | None] | None) -> None:
+    """Once the app's engine has started (the configuration was accepted): say `banner`
+    on stderr, and serve the dashboard (port, token) over the engine's store for as
+    long as it runs, so that a cancel stops the function at once (the engine's own)."""
+    if banner is None and dashboard is None:
+        return
     from contextlib import asynccontextmanager
 
     import anyio
 
-    from ..dashboard import DashboardConfig, serve_beside
-
     running = app.running
-    config = DashboardConfig(token=token)
 
     @asynccontextmanager
-    async def with_dashboard(store: Any = None) -> AsyncIterator[Any]:
+    async def started(store: Any = None) -> AsyncIterator[Any]:
         async with running(store) as engine, anyio.create_task_group() as tg:
-            tg.start_soon(functools.partial(serve_beside, engine, config, port=port))
-            print(f"taskapp: {address(config.host, port, token)}", file=sys.stderr, flush=True)
+            if banner is not None:
+                print(f"taskapp: {banner}", file=sys.stderr, flush=True)
+            if dashboard is not None:
+                from ..dashboard import DashboardConfig, serve_beside
+
+                port, token = dashboard
+                config = DashboardConfig(token=token)
+                tg.start_soon(functools.partial(serve_beside, engine, config, port=port))
+                print(f"taskapp: {address(config.host, port, token)}", file=sys.stderr, flush=True)
             try:
                 yield engine
             finally:
                 tg.cancel_scope.cancel()
 
     # The stdio loop and the HTTP lifespan both start the engine with `app.running`.
-    app.running = with_dashboard  # type: ignore[method-assign]
+    app.running = started  # type: ignore[method-assign]
 
 
 def describe_store(store: object) -> str:
