@@ -64,3 +64,33 @@ async def test_redis_counts_follow_the_status_indexes_through_delete_and_sweep()
         await store.sweep(now=NOW + 10)  # the short task's hash expired in Redis already
         await store.delete(kept.task_id)
         assert await store.count_by_status(now=NOW) == before
+
+
+async def test_redis_indexes_the_tasks_of_an_older_taskapp_when_it_opens() -> None:
+    """Tasks made before the operator's indexes (no `_seq`, in no `all` or status index)
+    are put in them once, at the next open; counts and listings then see them."""
+    from taskapp.stores._redis_keys import ALL
+    from taskapp.stores._redis_listing import INDEXED
+
+    async with opened(require_redis()) as store:
+        records = [make_record(owner=owner) for owner in ("alice", None, "alice")]
+        for record in records:
+            await store.create(record)
+        await store.update(records[1].task_id, now=NOW, status=TaskStatus.FAILED)
+        keys = store._keys
+        redis = store._redis
+        await redis.delete(keys.of(INDEXED), keys.of(ALL), *keys.listing())
+        for record in records:
+            await redis.hdel(keys.task(record.task_id), "_seq")
+        async with opened(require_redis(), prefix=store.prefix) as again:
+            page, _ = await again.list_all(TaskFilter(), cursor=None, limit=10, now=NOW)
+            counts = await again.count_by_status(now=NOW)
+            assert await redis.exists(keys.of(INDEXED))
+            await again.update(records[0].task_id, now=NOW, status=TaskStatus.COMPLETED)
+            done = await again.list_all(
+                TaskFilter(statuses=frozenset({TaskStatus.COMPLETED})), cursor=None, limit=9,
+                now=NOW,
+            )  # fmt: skip
+    assert [r.task_id for r in page] == [r.task_id for r in reversed(records)]
+    assert (counts[TaskStatus.WORKING], counts[TaskStatus.FAILED]) == (2, 1)
+    assert [r.task_id for r in done[0]] == [records[0].task_id]  # moved by its `_seq`

@@ -17,7 +17,22 @@ from redis.asyncio import Redis
 from ..records import TaskRecord, TaskStatus
 from ._cursors import decode_cursor, encode_cursor
 from ._listing_all import TaskFilter
-from ._redis_keys import ALL, Keys
+from ._redis_keys import ALL, OWNER, SEQUENCE, STATUS, Keys
+
+INDEXED = "indexed"  # set once every task is in the operator's indexes (see `backfill`)
+
+# Puts one task made before the operator's indexes into them, as CREATE does now: its
+# creation number (its score in its owner's index) as `_seq`, and its id in `all` and in
+# its status's index, read in the same atomic step. A task gone meanwhile is skipped.
+# KEYS: task, every task's index; ARGV: task id, creation number, status index prefix
+BACKFILL = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+redis.call('HSET', KEYS[1], '_seq', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', ARGV[3] .. cjson.decode(status), ARGV[2], ARGV[1])
+return 1
+"""
 
 GetMany = Callable[[Sequence[str]], Awaitable[list[TaskRecord | None]]]
 
@@ -103,3 +118,27 @@ async def counts(redis: Redis, keys: Keys) -> dict[TaskStatus, int]:
             pipe.zcard(keys.status(status))
         sizes = await pipe.execute()
     return {status: int(size) for status, size in zip(TaskStatus, sizes, strict=True)}
+
+
+async def backfill(redis: Redis, keys: Keys) -> int:
+    """Index the tasks that a taskapp without the operator's listing created, once per
+    store (the `indexed` key marks it done); how many were indexed.
+
+    Their owners' indexes hold them all, found with one SCAN of the owner keys. A store
+    that never had a task has nothing to do. Safe to run from several processes at once.
+    """
+    if await redis.exists(keys.of(INDEXED)):
+        return 0
+    indexed = 0
+    if await redis.exists(keys.of(SEQUENCE)):
+        script = redis.register_script(BACKFILL)
+        async for owner_index in redis.scan_iter(match=keys.of(OWNER) + "*", count=1000):
+            rows = cast(
+                "list[tuple[str, float]]", await redis.zrange(owner_index, 0, -1, withscores=True)
+            )
+            for task_id, score in rows:
+                task_keys = [keys.task(task_id), keys.of(ALL)]
+                args: list[str | int] = [task_id, int(score), keys.of(STATUS)]
+                indexed += int(await script(keys=task_keys, args=args))
+    await redis.set(keys.of(INDEXED), "1")
+    return indexed

@@ -32,7 +32,7 @@ from ._redis_keys import (
     lease_score,
     to_hash,
 )
-from ._redis_listing import counts, pages
+from ._redis_listing import backfill, counts, pages
 from ._redis_pubsub import Changes
 from ._redis_queue import dequeue, forget_workers
 from ._redis_scripts import SCRIPTS
@@ -110,6 +110,7 @@ class RedisStore:
             stack.callback(tg.cancel_scope.cancel)  # runs first: the group then exits at once
             await tg.start(self._changes.listen, client)
             self._stack = stack.pop_all()
+        await backfill(client, self._keys)  # the tasks of a taskapp before `list_all`
 
     async def close(self) -> None:
         client, stack, changes = self._client, self._stack, self._changes
