@@ -68,6 +68,8 @@ class TaskApp:
             random key per process (then a client's retry must reach the same process).
         max_message_bytes: The largest message accepted: a stdio line, an HTTP POST body
             (HTTP 413 beyond, refused while it streams in).
+        max_step_bytes: The largest result one `ctx.step` may store, as JSON.
+        max_steps: The most steps one task may store (docs/reliable.md).
     """
 
     def __init__(
@@ -89,6 +91,8 @@ class TaskApp:
         auth: Auth | TokenVerifier | None = None,
         state_secret: str | bytes | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_step_bytes: int = 1_048_576,
+        max_steps: int = 1000,
     ) -> None:
         self.name = name
         self.version = version
@@ -107,6 +111,8 @@ class TaskApp:
             max_tasks_per_owner=max_tasks_per_owner,
             executor=executor,
             recover=executor == "local",
+            max_step_bytes=max_step_bytes,
+            max_steps=max_steps,
         )
         self.tools: dict[str, ToolDef] = {}
         self._tool_pages: dict[bool, list[dict[str, Any]]] = {}
@@ -148,9 +154,30 @@ class TaskApp:
         description: str | None = None,
         on_interrupt: OnInterrupt = "fail",
         annotations: dict[str, Any] | None = None,
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        timeout: float | None = None,
+        dedupe_for: float | None = None,
     ) -> Callable[[FnT], FnT]:
-        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional"."""
-        spec = ToolSpec(mode, name, title, description, on_interrupt, annotations)
+        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional".
+
+        Reliable tools (docs/reliable.md):
+
+        Args:
+            on_interrupt: "rerun" runs the task again (skipping its finished `ctx.step`s)
+                when its process died; "fail" ends it failed.
+            retries: Runs again after an exception other than `ToolError` (or a timeout),
+                up to this many times, `retry_backoff` x 2^(n-1) seconds apart (+-25%).
+            timeout: Seconds an attempt may run (time in `input_required` not counted).
+            dedupe_for: Seconds during which the same call (same principal, tool and
+                arguments) returns the task the first one started, unless it failed or
+                was cancelled. Only for calls with an owner (an authenticated principal).
+        """
+        spec = ToolSpec(
+            mode, name, title, description, on_interrupt, annotations,
+            retries=retries, retry_backoff=retry_backoff, timeout=timeout,
+            dedupe_for=dedupe_for,
+        )  # fmt: skip
         return self._registrar(spec)
 
     def _registrar(self, spec: ToolSpec) -> Callable[[FnT], FnT]:

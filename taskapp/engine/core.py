@@ -30,8 +30,8 @@ from ..records import (
 )
 from ..stores.base import TaskNotFoundError, TaskStore, answers_now
 from ..tools import OnInterrupt, ToolDef
-from . import fleet, invoke
-from .backend import tool_run
+from . import dedupe, fleet, invoke
+from .attempts import tool_run
 from .config import (
     CANCELLED_MESSAGE,
     EngineConfig,
@@ -40,7 +40,7 @@ from .config import (
     new_record,
     new_task_id,
 )
-from .maybe import Maybe
+from .maybe import Maybe, shielded
 from .observers import Observers
 from .running import Run, Runs
 
@@ -124,7 +124,7 @@ class TaskEngine(AsyncContextManagerMixin):
         return await self.create_job(
             tool.name, arguments, tool_run(self, tool), owner=owner, ttl_ms=ttl_ms,
             observer=observer, on_interrupt=tool.on_interrupt,
-            client_capabilities=client_capabilities,
+            client_capabilities=client_capabilities, dedupe_for=tool.dedupe_for,
         )  # fmt: skip
 
     async def create_job(
@@ -138,12 +138,15 @@ class TaskEngine(AsyncContextManagerMixin):
         observer: TaskObserver | None = None,
         on_interrupt: OnInterrupt = "fail",
         client_capabilities: dict[str, Any] | None = None,
+        dedupe_for: float | None = None,
     ) -> tuple[TaskRecord, Callable[[], None]]:
-        """Like `create`, for any coroutine (a client runs its elicitation tasks this way)."""
+        """Like `create`, for any coroutine (a client runs its elicitation tasks this way).
+        With `dedupe_for` and an owner, a repeated call returns the earlier task (dedupe.py)."""
         self._runs.admit(owner, self.config.max_tasks_per_owner)
         return await self._store_new(
-            name, arguments, run, owner, ttl_ms, observer, on_interrupt, client_capabilities
-        )
+            name, arguments, run, owner, ttl_ms, observer, on_interrupt, client_capabilities,
+            dedupe_for,
+        )  # fmt: skip
 
     async def _store_new(
         self,
@@ -155,11 +158,16 @@ class TaskEngine(AsyncContextManagerMixin):
         observer: TaskObserver | None,
         on_interrupt: OnInterrupt,
         client_capabilities: dict[str, Any] | None,
+        dedupe_for: float | None = None,
     ) -> tuple[TaskRecord, Callable[[], None]]:
         record = new_record(
             self.config, self.runner_id, name, arguments, owner, ttl_ms, client_capabilities
         )
         await self.store.create(record)
+        if dedupe_for is not None and owner is not None:
+            earlier = await dedupe.earlier_task(self.store, record, dedupe_for)
+            if earlier is not None:  # ours is deleted; the earlier one runs already
+                return earlier, lambda: None
         if self.queued:
             await fleet.work_queue(self.store).enqueue(record.task_id)
         return record, self._created(record, run, observer, on_interrupt)
@@ -188,12 +196,12 @@ class TaskEngine(AsyncContextManagerMixin):
         self._runs.admit(owner, self.config.max_tasks_per_owner)
         run = tool_run(self, tool)
         store = self._creates_now
-        if store is None:
+        if store is None or dedupe.applies(tool, owner):  # a repeated call's answer waits
             stored = self._store_new(
                 tool.name, arguments, run, owner, ttl_ms, observer, tool.on_interrupt,
-                client_capabilities,
+                client_capabilities, tool.dedupe_for,
             )  # fmt: skip
-            return _shielded(stored)
+            return shielded(stored)
         task_id = new_task_id()
         while task_id in store:  # 192 random bits: never, but never answer twice
             task_id = new_task_id()
@@ -384,9 +392,3 @@ class TaskEngine(AsyncContextManagerMixin):
         """The task's questions not answered yet, claimed or not (key -> message), oldest
         first: a 2026-07-28 task shows them as its `inputRequests`."""
         return await self.store.pending_inputs(task_id, now=time.time())
-
-
-async def _shielded(created: Awaitable[T]) -> T:
-    with anyio.CancelScope(shield=True):
-        result = await created
-    return result

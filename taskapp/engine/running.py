@@ -95,13 +95,12 @@ class Runs:
             if self._idle.is_set():
                 self._idle = anyio.Event()
             try:
-                if getattr(self._store, "shared", False):
-                    async with anyio.create_task_group() as watching:
-                        watching.start_soon(self._watch, record, scope)
-                        outcome = await run(record)
-                        watching.cancel_scope.cancel()
-                else:
-                    outcome = await run(record)
+                outcome = await self._call(record, run, scope)
+                if outcome is None:
+                    # Another engine runs the task now (or it ended): this run writes nothing.
+                    log.warning("task taken over elsewhere; stopping here", task_id=task_id)
+                    self._reasons.pop(task_id, None)
+                    return
             finally:
                 del self._scopes[task_id]
                 self._owners.pop(task_id, None)
@@ -126,6 +125,16 @@ class Runs:
                 log.error("could not record the end of a task", task_id=task_id, exc_info=exc)
             finally:
                 self._ending.pop(task_id, None)
+
+    async def _call(self, record: TaskRecord, run: Run, scope: anyio.CancelScope) -> Outcome | None:
+        """The function's outcome; None when a step found the task taken over."""
+        if not getattr(self._store, "shared", False):
+            return await _superseded_as_none(run, record)
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(self._watch, record, scope)
+            outcome = await _superseded_as_none(run, record)
+            watching.cancel_scope.cancel()
+        return outcome
 
     async def _watch(self, record: TaskRecord, scope: anyio.CancelScope) -> None:
         """Stop the function when its task ends elsewhere (a cancel through another
@@ -183,6 +192,13 @@ class Runs:
         record = await self._write(task_id, TaskStatus.FAILED, message, outcome)
         if record is not None:
             self._observers.emit(record)
+
+
+async def _superseded_as_none(run: Run, record: TaskRecord) -> Outcome | None:
+    try:
+        return await run(record)
+    except invoke.Superseded:
+        return None
 
 
 def _deadline(record: TaskRecord) -> float:

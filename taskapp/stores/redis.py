@@ -36,12 +36,13 @@ from ._redis_listing import backfill, counts, pages
 from ._redis_pubsub import Changes
 from ._redis_queue import dequeue, forget_workers
 from ._redis_scripts import SCRIPTS
+from ._redis_steps import RedisSteps
 from .base import TaskNotFoundError
 
 __all__ = ("GROUP", "RedisStore")  # GROUP: the consumer group, for tests and operators
 
 
-class RedisStore:
+class RedisStore(RedisSteps):
     """Tasks in Redis (redis-py's asyncio client), safe to share between processes and hosts.
 
     Expiry uses Redis key TTLs; listing, sweeping and finding orphans use sorted sets;
@@ -240,6 +241,7 @@ class RedisStore:
             self._keys.owner(owner_id),
             self._keys.of(EXPIRY),
             self._keys.of(LEASES),
+            self._keys.steps(task_id),
             *self._keys.listing(),
         ]
         args = [task_id, expiry_member(task_id, owner_id), self._keys.channel(task_id)]

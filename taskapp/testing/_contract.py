@@ -12,12 +12,14 @@ from ._leases import LeaseContract
 from ._listing import ListingContract
 from ._listing_all import AllOwnersListingContract
 from ._records import RecordContract
+from ._steps import StepContract
 from ._waiting import WaitContract
 
 
 @pytest.mark.anyio
 class TaskStoreContract(
     AllOwnersListingContract,
+    StepContract,
     LeaseContract,
     InputContract,
     WaitContract,
