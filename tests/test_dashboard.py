@@ -156,3 +156,47 @@ def test_the_command_refuses_an_open_bind_without_a_token(
     code = cli.main(["dashboard", "--store", "memory://"])
     assert code == 2
     assert "memory:// lives inside the process" in capsys.readouterr().err
+
+
+def test_the_command_serves_a_sqlite_store(tmp_path: Path) -> None:
+    """`taskapp dashboard` as a user starts it: its own process, uvicorn, the lifespan
+    opening the store; a read, a cancel with the token, and the store's gauges."""
+    import socket
+    import subprocess
+    import sys
+
+    async def fill() -> None:
+        store = SQLiteStore(tmp_path / "t.db")
+        await store.open()
+        await store.create(make_record("s-1", owner="principal:zoe", ttl_ms=None))
+        await store.close()
+
+    anyio.run(fill)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "taskapp", "dashboard", "--store", f"sqlite:///{tmp_path}/t.db",
+         "--port", str(port), "--token", TOKEN, "--metrics"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline().decode()
+        assert f"dashboard at http://127.0.0.1:{port}/ (cancel with the token)" in line
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # until uvicorn listens
+            try:
+                listing = httpx.get(f"{base}/api/tasks", headers=AUTH)
+                break
+            except httpx.ConnectError:
+                anyio.run(anyio.sleep, 0.1)
+        cancelled = httpx.post(f"{base}/api/tasks/s-1/cancel", headers=AUTH)
+        metrics = httpx.get(f"{base}/metrics")
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+    assert [t["owner"] for t in listing.json()["tasks"]] == ["principal:zoe"]
+    assert cancelled.json()["status"] == "cancelled"
+    assert 'taskapp_tasks{status="cancelled"} 1.0' in metrics.text
+    assert b"Traceback" not in err

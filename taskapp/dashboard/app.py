@@ -84,7 +84,6 @@ def dashboard_app(
     config = config or DashboardConfig()
     lister = all_owners(store)  # refused now, with the reason, not at the first request
     hosts = HostCheck(config.allowed_hosts or default_hosts(config.host))
-    canceller = engine or TaskEngine(store)
 
     def guard(request: Request, *, write: bool = False) -> Response | None:
         refused = hosts(request) or _foreign_origin(request)
@@ -164,6 +163,9 @@ def dashboard_app(
         try:
             if record is None:
                 raise TaskNotFoundError(task_id)
+            # Made per cancel (on the event loop, as `taskapp tasks cancel` does): never
+            # entered, so no sweeps or recovery run here; the store tells the runner.
+            canceller = engine or TaskEngine(store)
             cancelled = await canceller.cancel(task_id, record.owner)
         except TaskNotFoundError:
             return _error(404, f"no task {task_id!r} (never made, deleted, or expired)")
