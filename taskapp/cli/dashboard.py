@@ -44,11 +44,6 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}")
     add_token_option(parser, "--token")
     parser.add_argument(
-        "--metrics", action="store_true",
-        help="also serve /metrics (Prometheus: the store's tasks by status); needs "
-        "pip install 'taskapp[metrics]'",
-    )  # fmt: skip
-    parser.add_argument(
         "--allow-host", action="append", default=None, metavar="HOST",
         help="serve this Host header (repeatable); default: loopback names and --host",
     )  # fmt: skip
@@ -103,22 +98,16 @@ def run(args: argparse.Namespace) -> int:
 
         store = _store(args.store)
         all_owners(store)  # refused before anything is served
-        metrics = None
-        if args.metrics:
-            from ..metrics import Metrics
-
-            metrics = Metrics()
     except (CliError, CannotListAllOwnersError) as exc:
         err(f"taskapp: {exc}")
         return EXIT_USAGE
     except ModuleNotFoundError as exc:
-        if exc.name not in ("starlette", "uvicorn", "prometheus_client"):
+        if exc.name not in ("starlette", "uvicorn"):
             raise
-        extra = "metrics" if exc.name == "prometheus_client" else "http"
-        err(f"taskapp: this needs pip install 'taskapp[{extra}]'")
+        err("taskapp: the dashboard needs pip install 'taskapp[http]'")
         return EXIT_USAGE
     hosts = tuple(args.allow_host) if args.allow_host else None
     config = DashboardConfig(host=args.host, token=args.token, allowed_hosts=hosts)
     err(f"taskapp: {address(args.host, args.port, args.token)}")
-    serve_dashboard(store, config, port=args.port, metrics=metrics)
+    serve_dashboard(store, config, port=args.port)
     return EXIT_OK

@@ -16,10 +16,7 @@ from .importer import ImportFromStringError, import_from_string
 
 if TYPE_CHECKING:
     from ..app import TaskApp
-    from ..metrics import Metrics
     from ..transports.http_limits import HttpLimits
-
-METRICS_PORT = 9464  # in the range Prometheus' exporters use
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,11 +53,6 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "server's own store and engine (the only way to see a memory store)",
     )  # fmt: skip
     add_token_option(run, "--dashboard-token")
-    run.add_argument(
-        "--metrics", nargs="?", type=int, const=METRICS_PORT, default=None, metavar="PORT",
-        help=f"serve Prometheus metrics at http://127.0.0.1:PORT/metrics (default {METRICS_PORT}"
-        "), and on the dashboard; needs pip install 'taskapp[metrics]'",
-    )  # fmt: skip
     run.add_argument(
         "--executor",
         choices=["local", "queue"],
@@ -201,16 +193,11 @@ def run(args: argparse.Namespace) -> int:
             "Ctrl-D or Ctrl-C stops it"
         )
     dashboard = None if args.dashboard is None else (args.dashboard, args.dashboard_token)
-    try:
-        store, metrics = metered(app, args)
-    except (ValueError, TypeError, ImportError) as exc:  # a bad --store URL; no extra
-        print(f"taskapp: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    on_start(app, banner, dashboard, None if metrics is None else (args.metrics, metrics))
+    on_start(app, banner, dashboard)
     try:
         app.run(
             args.transport,
-            store=store,
+            store=args.store,
             host=args.host,
             port=args.port,
             path=args.path,
@@ -244,38 +231,12 @@ def http_banner(app: TaskApp, args: argparse.Namespace) -> str:
     )
 
 
-def metered(app: TaskApp, args: argparse.Namespace) -> tuple[Any, Metrics | None]:
-    """The store to run on, behind `MeteredStore` with --metrics (and its metrics)."""
-    if args.metrics is None:
-        return args.store, None
-    try:
-        from ..metrics import MeteredStore, Metrics
-    except ModuleNotFoundError as exc:
-        if exc.name != "prometheus_client":
-            raise
-        why = "--metrics needs prometheus-client: pip install 'taskapp[metrics]'"
-        raise ImportError(why) from None
-    from ..stores import open_store
-
-    chosen = args.store if args.store is not None else app.store
-    store = open_store(chosen if chosen is not None else os.environ.get("TASKAPP_STORE"))
-    metrics = Metrics()
-    return MeteredStore(store, metrics), metrics
-
-
-def on_start(
-    app: TaskApp,
-    banner: str | None,
-    dashboard: tuple[int, str | None] | None,
-    metered: tuple[int, Metrics] | None = None,
-) -> None:
+def on_start(app: TaskApp, banner: str | None, dashboard: tuple[int, str | None] | None) -> None:
     """Once the app's engine has started (the configuration was accepted): say `banner`
-    on stderr, serve the dashboard (port, token) over the engine's store for as long as
-    it runs, so that a cancel stops the function at once (the engine's own), and the
-    metrics on a port of their own (and on the dashboard)."""
-    if banner is None and dashboard is None and metered is None:
+    on stderr, and serve the dashboard (port, token) over the engine's store for as
+    long as it runs, so that a cancel stops the function at once (the engine's own)."""
+    if banner is None and dashboard is None:
         return
-    metrics = None if metered is None else metered[1]
     from contextlib import asynccontextmanager
 
     import anyio
@@ -292,18 +253,8 @@ def on_start(
 
                 port, token = dashboard
                 config = DashboardConfig(token=token)
-                beside = functools.partial(serve_beside, engine, config, port=port, metrics=metrics)
-                tg.start_soon(beside)
+                tg.start_soon(functools.partial(serve_beside, engine, config, port=port))
                 print(f"taskapp: {address(config.host, port, token)}", file=sys.stderr, flush=True)
-            if metered is not None:
-                from ..dashboard import serve_metrics_beside
-
-                metrics_port = metered[0]
-                tg.start_soon(
-                    functools.partial(serve_metrics_beside, engine, metered[1], port=metrics_port)
-                )
-                shown = f"http://127.0.0.1:{metrics_port}/metrics"
-                print(f"taskapp: metrics at {shown}", file=sys.stderr, flush=True)
             try:
                 yield engine
             finally:

@@ -11,12 +11,5 @@ from .app import DashboardConfig as DashboardConfig
 from .app import dashboard_app as dashboard_app
 from .serve import serve_beside as serve_beside
 from .serve import serve_dashboard as serve_dashboard
-from .serve import serve_metrics_beside as serve_metrics_beside
 
-__all__ = (
-    "DashboardConfig",
-    "dashboard_app",
-    "serve_beside",
-    "serve_dashboard",
-    "serve_metrics_beside",
-)
+__all__ = ("DashboardConfig", "dashboard_app", "serve_beside", "serve_dashboard")

@@ -19,8 +19,6 @@ from starlette.routing import Route
 
 from .._logging import get_logger
 from ..engine import TaskEngine, TaskTerminalError
-from ..metrics import CONTENT_TYPE as METRICS_TYPE
-from ..metrics import Metrics
 from ..records import TaskStatus
 from ..stores import InvalidCursorError, TaskFilter, TaskNotFoundError, TaskStore, all_owners
 from ..transports.http_limits import HostCheck, default_hosts
@@ -70,7 +68,6 @@ def dashboard_app(
     *,
     engine: TaskEngine | None = None,
     open_store: bool = False,
-    metrics: Metrics | None = None,
 ) -> Starlette:
     """The dashboard over `store`, which must list across owners (`ListsAllOwners`).
 
@@ -78,8 +75,6 @@ def dashboard_app(
     one a cancel goes through an engine made for it (the store tells the runner, as
     `taskapp tasks cancel` does). `open_store`: open and close the store in the app's
     lifespan (a dashboard of its own; beside a server, the server's engine owns it).
-    `metrics`: also serve them at `/metrics` (Prometheus' text format; no token asked:
-    they hold counts, not tasks).
     """
     config = config or DashboardConfig()
     lister = all_owners(store)  # refused now, with the reason, not at the first request
@@ -187,14 +182,7 @@ def dashboard_app(
         finally:
             await store.close()
 
-    async def exposition(request: Request) -> Response:
-        refused = hosts(request) or _foreign_origin(request)
-        if refused is not None or metrics is None:
-            return refused or _error(404, "no metrics here: start with --metrics")
-        return Response(await metrics.exposition(store), media_type=METRICS_TYPE)
-
     routes = [Route(path, page) for path in STATIC]
-    routes.append(Route("/metrics", exposition))
     routes += [
         Route("/api/info", info),
         Route("/api/tasks", tasks),
