@@ -118,7 +118,9 @@ class RecordsSeen:
                 names.append("outcome")
             args = [task_id, record.version, self._keys.channel(task_id), int(new.terminal)]
             args += [item for name in names for item in (name, json.dumps(data[name]))]
-            if await self._run("update", [self._keys.task(task_id), self._keys.of(LEASES)], args):
+            keys = [self._keys.task(task_id), self._keys.of(LEASES)]
+            keys += [self._keys.status(record.status), self._keys.status(new.status)]
+            if await self._run("update", keys, args):
                 self._seen.remember(new)
                 return new
             hint = None
