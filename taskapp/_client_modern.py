@@ -76,6 +76,11 @@ def detailed(raw: dict[str, Any]) -> DetailedTask:
     return DetailedTask.model_validate(data)
 
 
+def _call_result(result: dict[str, Any]) -> CallToolResult:
+    """The result without `resultType`, the discriminator this client has already read."""
+    return CallToolResult.model_validate({k: v for k, v in result.items() if k != "resultType"})
+
+
 def _task_made(result: dict[str, Any]) -> str | None:
     task_id = result.get("taskId")
     return task_id if result.get("resultType") == "task" and isinstance(task_id, str) else None
@@ -209,7 +214,7 @@ class ModernCalls:
             if kind == "task":
                 return detailed(result)
             if kind != "input_required":
-                return CallToolResult.model_validate(result)
+                return _call_result(result)
             call = {k: v for k, v in call.items() if k not in ("inputResponses", "requestState")}
             requests = result.get("inputRequests") or {}
             if requests:
@@ -266,7 +271,7 @@ class ModernCalls:
                 if self._status_handler is not None:
                     await self._status_handler(task)
             if task.status == "completed":
-                return CallToolResult.model_validate(task.result or {})
+                return _call_result(task.result or {})
             if task.status == "failed":
                 raise error_of(task.error, task.status_message or f"task {task_id} failed")
             if task.status == "cancelled":

@@ -24,7 +24,6 @@ from ._client_modern import (
     DialectError,
     ModernCalls,
     TaskCancelledError,
-    outliving,
 )
 from ._client_tasks import ClientTasks
 from ._version import __version__
@@ -147,7 +146,7 @@ class Client:
                     f"answer): connect with dialect='auto' or {LEGACY!r}"
                 )
             if self._http is not None:
-                self._http.modern = False
+                self._http.speak_legacy()
             await self._initialize()
             return
         self.dialect = MODERN
@@ -235,9 +234,9 @@ class Client:
                 questions answered by the handlers through `tasks/update`), and so are
                 2026 InputRequiredResult rounds.
             ttl: How long to keep the task (ms), 2025-11-25 only.
-            on_task: Called with the task as soon as the server made one. If the caller
-                is cancelled while the call that makes it is in flight, the task is
-                cancelled too.
+            on_task: Called with the task as soon as the server made one; from then on
+                the task is the caller's to cancel. Before (while the call that makes it
+                is in flight) a cancelled caller does not lose it: it is cancelled.
 
         Raises:
             JsonRpcError: an error answer, or the task failed (TaskCancelledError when
@@ -315,13 +314,10 @@ class Client:
 
     async def _create_2025(self, params: dict[str, Any], ttl: int | None) -> CreateTaskResult:
         params["task"] = {} if ttl is None else {"ttl": ttl}
-
-        def made(result: dict[str, Any]) -> str | None:
-            task_id = (result.get("task") or {}).get("taskId")
-            return task_id if isinstance(task_id, str) else None
-
-        answer = await outliving(lambda: self.request("tools/call", params), made, self.cancel_task)
-        created = CreateTaskResult.model_validate(answer)
+        # Shielded: a caller cancelled now still learns the id of the task to cancel (a
+        # 2025 server answers at once: the task runs after the answer).
+        with anyio.CancelScope(shield=True):
+            created = CreateTaskResult.model_validate(await self.request("tools/call", params))
         token = params.get("_meta", {}).get("progressToken")
         if token is not None:
             self._inbox.task_tokens[created.task.task_id] = token

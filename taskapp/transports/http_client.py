@@ -53,6 +53,11 @@ class HttpClientChannel(Channel):
         #: Speak 2026-07-28: no session, the routing headers on every POST.
         self.modern = False
 
+    def speak_legacy(self) -> None:
+        """From now on 2025-11-25: no 2026 headers, and the session `initialize` opens."""
+        self.modern = False
+        self.session_id = None
+
     async def receive(self) -> bytes:
         return await self._inbox.receive()
 
@@ -91,7 +96,7 @@ class HttpClientChannel(Channel):
     async def _take(self, resp: httpx.Response, sent: bytes) -> None:
         if resp.status_code == 202:
             return
-        if self.session_id is None and "mcp-session-id" in resp.headers:
+        if self.session_id is None and resp.status_code < 400 and "mcp-session-id" in resp.headers:
             self.session_id = resp.headers["mcp-session-id"]
             self._tg.start_soon(self._listen)
         kind = resp.headers.get("content-type", "")
