@@ -62,8 +62,9 @@ class Client:
         dialect: "auto" probes with `server/discover` and speaks 2026-07-28 when the server
             does, else falls back to `initialize`; "2026-07-28" or "2025-11-25" forces one.
             After connecting, `client.dialect` says which it is.
-        probe_timeout: Seconds the `server/discover` probe waits before taking a silent
-            server for a 2025-11-25 one (over stdio, startup time counts).
+        probe_timeout: Seconds the `server/discover` probe of "auto" waits before taking
+            a silent server for a 2025-11-25 one (over stdio its startup time counts; the
+            official SDK waits 10 s too).
     """
 
     def __init__(
@@ -138,7 +139,8 @@ class Client:
         if self._choice == LEGACY:
             await self._initialize()
             return
-        found = await self._modern.probe(self._probe_timeout)
+        # Forced 2026 has nothing to fall back to: it waits for the answer, however slow.
+        found = await self._modern.probe(self._probe_timeout if self._choice == "auto" else None)
         if found is None:
             if self._choice == MODERN:
                 raise DialectError(
