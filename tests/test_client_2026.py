@@ -126,6 +126,26 @@ class Recorder:
 # -- against taskapp -----------------------------------------------------------------------
 
 
+# --8<-- [start:dialect]
+async def test_the_client_speaks_2026_when_the_server_does() -> None:
+    asked: list[str] = []
+
+    async def approve(params: dict[str, Any]) -> dict[str, Any]:
+        asked.append(params["message"])
+        return {"action": "accept", "content": {"approve": True}}
+
+    async with Client(approval_app, dialect="auto", elicitation_handler=approve) as client:
+        assert client.dialect == "2026-07-28"  # server/discover answered
+        # deploy runs as a task (the server's choice): the client polls tasks/get and
+        # answers the task's question with the handler, through tasks/update
+        result = await client.call_tool("deploy", {"service": "api", "version": "2"})
+    assert result.text == "Deployed api 2."
+    assert asked == ["Deploy api 2 to production?"]
+
+
+# --8<-- [end:dialect]
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_auto_picks_2026_and_a_plain_call_is_inline(
     transport: str, request: pytest.FixtureRequest
