@@ -67,12 +67,10 @@ class DetailedTask(Task):
 
 def detailed(raw: dict[str, Any]) -> DetailedTask:
     """A 2026 task object read into the model (its ms fields under the 2025 names)."""
-    data = dict(raw)
+    data = {k: v for k, v in raw.items() if k not in ("ttlMs", "pollIntervalMs", "resultType")}
     data["ttl"] = raw.get("ttlMs")
     if raw.get("pollIntervalMs") is not None:
         data["pollInterval"] = raw["pollIntervalMs"]
-    data.pop("ttlMs", None)
-    data.pop("pollIntervalMs", None)
     return DetailedTask.model_validate(data)
 
 

@@ -8,14 +8,21 @@ tasks the client asks for) or 2026-07-28 with the tasks extension (the server de
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from anyio.abc import Process
 
-from ._client_connect import Inbox, open_connection
+from ._client_connect import (
+    Inbox,
+    NotificationFn,
+    ProgressHandler,
+    RequestHandlerFn,
+    StatusHandler,
+    open_connection,
+)
 from ._client_modern import (
     LEGACY,
     MODERN,
@@ -24,6 +31,7 @@ from ._client_modern import (
     DialectError,
     ModernCalls,
     TaskCancelledError,
+    TaskHandler,
 )
 from ._client_tasks import ClientTasks
 from ._version import __version__
@@ -36,11 +44,6 @@ if TYPE_CHECKING:
     from .app import TaskApp
     from .transports.http_client import HttpClientChannel
 
-ProgressHandler = Callable[[float, float | None, str | None], Awaitable[None]]
-RequestHandlerFn = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-NotificationFn = Callable[[dict[str, Any]], Awaitable[None]]
-StatusHandler = Callable[[Task], Awaitable[None]]
-TaskHandler = Callable[[Task], Awaitable[None]]
 DialectChoice = Literal["auto", "2026-07-28", "2025-11-25"]
 
 
