@@ -13,7 +13,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .._logging import configure_logging
-from ..client import Client, DialectError
+from ..client import Client, DialectError, TaskCancelledError
 from ..wire.jsonrpc import JsonRpcError
 from ..wire.mcp2026 import MISSING_CAPABILITY
 from ..wire.models import CallToolResult, Task, ToolInfo
@@ -289,6 +289,8 @@ def _report(call: _Call, tool: str, as_json: bool) -> int:
     if call.error is not None:
         if as_json:
             out_json({"error": call.error.to_json()})
+        elif isinstance(call.error, TaskCancelledError):  # as 2025 shows it: no code
+            fail(f"{tool} failed: {call.error.task.status_message or 'the task was cancelled'}")
         else:
             fail(f"{tool} failed: {call.error.message} (JSON-RPC error {call.error.code})")
         return EXIT_FAILED
