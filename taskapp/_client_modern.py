@@ -18,7 +18,7 @@ import anyio
 from ._logging import get_logger
 from ._version import __version__
 from .wire import mcp2026 as m
-from .wire.jsonrpc import INTERNAL_ERROR, REQUEST_CANCELLED, JsonRpcError
+from .wire.jsonrpc import INTERNAL_ERROR, METHOD_NOT_FOUND, REQUEST_CANCELLED, JsonRpcError
 from .wire.models import CallToolResult, Task
 
 log = get_logger("taskapp.client")
@@ -122,13 +122,7 @@ class ModernCalls:
             capabilities["extensions"] = {m.TASKS_EXTENSION: {}}
         return capabilities
 
-    def envelope(
-        self,
-        params: dict[str, Any] | None,
-        *,
-        tasks: bool = True,
-        progress_token: str | int | None = None,
-    ) -> dict[str, Any]:
+    def envelope(self, params: dict[str, Any] | None, *, tasks: bool = True) -> dict[str, Any]:
         """`params` with the per-request `_meta` (whatever `_meta` it had is kept)."""
         params = dict(params or {})
         meta = dict(params.get("_meta") or {})
@@ -137,8 +131,6 @@ class ModernCalls:
         meta[m.CLIENT_CAPABILITIES] = self.capabilities(tasks=tasks)
         if self.log_level is not None:
             meta[m.LOG_LEVEL] = self.log_level
-        if progress_token is not None:
-            meta["progressToken"] = progress_token
         params["_meta"] = meta
         return params
 
@@ -186,25 +178,22 @@ class ModernCalls:
         params: dict[str, Any],
         *,
         tasks: bool,
-        progress_token: str | int | None,
         on_task: TaskHandler | None,
     ) -> CallToolResult:
         """Call a tool to its end: MRTR rounds answered and retried, a task followed."""
-        answer = await self.start(params, tasks=tasks, progress_token=progress_token)
+        answer = await self.start(params, tasks=tasks)
         if isinstance(answer, CallToolResult):
             return answer
         if on_task is not None:
             await on_task(answer)
         return await self.wait(answer.task_id, first=answer)
 
-    async def start(
-        self, params: dict[str, Any], *, tasks: bool, progress_token: str | int | None
-    ) -> CallToolResult | DetailedTask:
+    async def start(self, params: dict[str, Any], *, tasks: bool) -> CallToolResult | DetailedTask:
         """`tools/call` until it is a result or a task: each InputRequiredResult is
         answered by the handlers and the call sent again with the answers and its state."""
         call = {k: v for k, v in params.items() if k not in ("inputResponses", "requestState")}
         for _ in range(MAX_ROUNDS):
-            sent = self.envelope(call, tasks=tasks, progress_token=progress_token)
+            sent = self.envelope(call, tasks=tasks)
             result = await outliving(
                 functools.partial(self._send, "tools/call", sent), _task_made, self._cancel_quietly
             )
@@ -230,9 +219,10 @@ class ModernCalls:
             method = asked.get("method") if isinstance(asked, dict) else None
             handler = self._handlers.get(str(method))
             if handler is None:
-                raise DialectError(
+                raise JsonRpcError(  # as the 2025 path answers a request it has no handler for
+                    METHOD_NOT_FOUND,
                     f"the server asked {method!r} (input request {key!r}) and this client has "
-                    "no handler for it: pass elicitation_handler= or sampling_handler="
+                    "no handler for it: pass elicitation_handler= or sampling_handler=",
                 )
             responses[key] = await handler(dict(asked.get("params") or {}))
         return responses

@@ -251,7 +251,7 @@ class Client:
         try:
             if self.dialect == MODERN:
                 return await self._modern.call_tool(
-                    params, tasks=task is not False, progress_token=None, on_task=on_task
+                    params, tasks=task is not False, on_task=on_task
                 )
             if not task:
                 return CallToolResult.model_validate(await self.request("tools/call", params))
@@ -278,7 +278,7 @@ class Client:
         if self.dialect == MODERN:
             params = self._inbox.call_params(name, arguments, progress_handler)
             try:
-                return await self._modern.start(params, tasks=True, progress_token=None)
+                return await self._modern.start(params, tasks=True)
             finally:
                 self._inbox.drop_progress(params)
         created = await self.call_tool_as_task(

@@ -25,7 +25,16 @@ import pytest
 from examples.approval import app as approval_app
 from examples.hello import app as hello_app
 from taskapp import TaskApp, TaskContext
-from taskapp.client import Client, DetailedTask, DialectError, Task, TaskCancelledError
+from taskapp._client_modern import ModernCalls
+from taskapp.client import (
+    CallToolResult,
+    Client,
+    DetailedTask,
+    DialectError,
+    Task,
+    TaskCancelledError,
+)
+from taskapp.wire.jsonrpc import METHOD_NOT_FOUND, JsonRpcError
 
 from .test_cli_call import _free_port
 
@@ -352,3 +361,73 @@ async def test_a_silent_server_is_taken_for_a_legacy_one_after_the_probe_timeout
     with anyio.fail_after(10):
         async with Client([sys.executable, "-c", script], dialect="auto", probe_timeout=1) as c:
             assert (c.dialect, c.server_info["name"]) == (LEGACY, "silent")
+
+
+# -- the 2026 side on its own, against a scripted server ------------------------------------
+
+
+async def test_each_mrtr_round_sends_the_answers_and_the_state_back() -> None:
+    """Every round carries the envelope; a retry carries this round's answers and the
+    state as it came, and nothing of the round before (basic-patterns-mrtr.mdx)."""
+    sent: list[dict[str, Any]] = []
+    rounds: list[dict[str, Any]] = [
+        {"resultType": "input_required", "requestState": "s1",
+         "inputRequests": {"a": {"method": "elicitation/create", "params": {"message": "1?"}}}},
+        {"resultType": "input_required", "requestState": "s2"},  # state only: no question
+        {"resultType": "complete", "content": [{"type": "text", "text": "done"}]},
+    ]  # fmt: skip
+
+    async def send(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert method == "tools/call"
+        sent.append(params)
+        return rounds[len(sent) - 1]
+
+    async def elicit(params: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "accept", "content": {"said": params["message"]}}
+
+    calls = ModernCalls(send, {"elicitation/create": elicit}, client_name="t", status_handler=None)
+    result = await calls.start({"name": "x", "arguments": {}}, tasks=False)
+    assert isinstance(result, CallToolResult)
+    assert result.text == "done"
+    assert [p.get("requestState") for p in sent] == [None, "s1", "s2"]
+    assert [p.get("inputResponses") for p in sent] == [
+        None,
+        {"a": {"action": "accept", "content": {"said": "1?"}}},
+        None,
+    ]
+    for params in sent:
+        meta = params["_meta"]
+        assert meta["io.modelcontextprotocol/protocolVersion"] == MODERN
+        assert meta["io.modelcontextprotocol/clientCapabilities"] == {
+            "elicitation": {"form": {}, "url": {}}
+        }  # tasks=False: no extension
+
+
+async def test_a_question_the_client_has_no_handler_for_is_method_not_found() -> None:
+    async def send(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("nothing is sent")
+
+    calls = ModernCalls(send, {}, client_name="t", status_handler=None)
+    with pytest.raises(JsonRpcError) as raised:
+        await calls.answer({"r": {"method": "roots/list", "params": {}}})
+    assert raised.value.code == METHOD_NOT_FOUND
+    assert "'roots/list'" in raised.value.message
+
+
+async def test_a_failed_task_raises_its_json_rpc_error() -> None:
+    failed = {"taskId": "t", "status": "failed", "createdAt": "2026-01-01T00:00:00Z",
+              "lastUpdatedAt": "2026-01-01T00:00:00Z", "ttlMs": None,
+              "error": {"code": -32042, "message": "custom", "data": {"n": 7}}}  # fmt: skip
+
+    async def send(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert (method, params["taskId"]) == ("tasks/get", "t")
+        return failed
+
+    calls = ModernCalls(send, {}, client_name="t", status_handler=None)
+    with pytest.raises(JsonRpcError) as raised:
+        await calls.wait("t")
+    assert (raised.value.code, raised.value.message, raised.value.data) == (
+        -32042,
+        "custom",
+        {"n": 7},
+    )
