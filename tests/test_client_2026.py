@@ -431,3 +431,28 @@ async def test_a_failed_task_raises_its_json_rpc_error() -> None:
         "custom",
         {"n": 7},
     )
+
+
+async def test_a_task_sampling_request_goes_to_the_sampling_handler() -> None:
+    """A 2026 task's `sampling/createMessage` input request is answered by the same
+    sampling_handler as a 2025 request, through tasks/update."""
+    from examples.summarizer import app
+
+    requests: list[dict[str, Any]] = []
+
+    async def model(params: dict[str, Any]) -> dict[str, Any]:
+        requests.append(params)
+        return {
+            "role": "assistant",
+            "content": {"type": "text", "text": "Tasks let tools run long."},
+            "model": "test-model",
+            "stopReason": "endTurn",
+        }
+
+    with anyio.fail_after(10):
+        async with Client(app, dialect=MODERN, sampling_handler=model) as client:
+            result = await client.call_tool("summarize", {"text": "A long text."})
+    assert result.text == "summary: Tasks let tools run long."
+    [request] = requests
+    assert request["maxTokens"] == 60
+    assert request["messages"][0]["content"]["text"] == "Summarize in one line: A long text."
