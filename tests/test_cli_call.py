@@ -644,3 +644,19 @@ async def test_off_a_terminal_each_change_is_one_line(capsys: pytest.CaptureFixt
     assert capsys.readouterr().err == (
         "task t1 started (t)\nworking: one\nprogress 3: three\ninput_required: one\n"
     )
+
+
+# -- --dialect against a 2025-only server ----------------------------------------------------
+
+
+async def test_auto_falls_back_to_2025_and_a_forced_2026_says_why_not() -> None:
+    """tests/legacy_server.py (the official SDK 1.30) knows no server/discover."""
+    server = shlex.join([sys.executable, "tests/legacy_server.py"])
+    done = await taskapp("call", server, "echo", "text=old")
+    assert (done.returncode, done.stdout) == (0, b"old\n"), done.stderr
+    forced = await taskapp("call", "--dialect", "2026-07-28", server, "echo", "text=old")
+    assert (forced.returncode, forced.stdout) == (2, b"")
+    assert forced.stderr.decode().endswith(
+        "the server does not speak 2026-07-28 (server/discover failed or had no answer): "
+        "connect with dialect='auto' or '2025-11-25'\n"
+    )
