@@ -111,7 +111,7 @@ async def test_auto_speaks_2026_with_the_extension(
             assert "io.modelcontextprotocol/tasks" in extensions
             tools = {t.name for t in await client.list_tools()}
             result = await client.call_tool("add", {"a": 2, "b": 40})
-    assert tools == {"add", "count", "approve", "ask_name", "sleepy"}
+    assert tools == {"add", "count", "approve", "ask_name", "sleepy", "boom"}
     assert (result.text, result.structured_content) == ("42", {"result": 42})
 
 
@@ -174,6 +174,21 @@ async def test_cancel(transport: str, request: pytest.FixtureRequest) -> None:
             with pytest.raises(TaskCancelledError):
                 await client.wait_task(started.task_id)
     assert cancelled.status == "cancelled"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_tool_exception_is_a_completed_task_with_is_error(
+    transport: str, request: pytest.FixtureRequest
+) -> None:
+    """As in taskapp: `failed` is for JSON-RPC errors only (tasks.md, "Task Execution
+    Errors"), so the client returns the result rather than raising."""
+    recorder = Recorder()
+    with anyio.fail_after(TIMEOUT):
+        async with recorder.client(target(request, transport), **SLOW_START) as client:
+            result = await client.call_tool("boom", {"message": "kaboom"})
+    assert result.is_error is True
+    assert "kaboom" in result.text
+    assert recorder.statuses[-1][0] == "completed"
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

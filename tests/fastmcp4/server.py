@@ -12,6 +12,7 @@ Tools:
   InputRequiredResult; run as a task that is `input_required` until tasks/update).
 - `ask_name` (no task): the same guard pattern inline, i.e. an MRTR round.
 - `sleepy` (task=True, required): sleeps, for cancel.
+- `boom` (task=True, required): raises, to see how a tool's exception ends a task.
 """
 
 from __future__ import annotations
@@ -90,6 +91,12 @@ async def sleepy(seconds: float = 30) -> str:
     """Sleep for `seconds` (to be cancelled)."""
     await anyio.sleep(seconds)
     return "slept"
+
+
+@mcp.tool(task=FAST_POLL)
+async def boom(message: str = "kaboom") -> str:
+    """Raise ValueError(message)."""
+    raise ValueError(message)
 
 
 if __name__ == "__main__":
