@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 
 import anyio
 import httpx
@@ -93,3 +94,38 @@ async def test_a_modern_error_status_hands_its_json_rpc_error_to_the_caller() ->
     assert got == error
     assert b'"code":-32603' in failed
     assert b"HTTP 400" in failed
+
+
+async def test_a_2026_request_is_cancelled_by_closing_its_stream() -> None:
+    """2026 over HTTP: the cancel is the response stream closing; no notifications/cancelled
+    is POSTed (basic-patterns-cancellation.mdx, "Transport-Specific Cancellation")."""
+    posted: list[str | None] = []
+    asked, closed = anyio.Event(), anyio.Event()
+
+    class Forever(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b": priming\n\n"
+            await anyio.sleep_forever()
+
+        async def aclose(self) -> None:
+            closed.set()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(request.headers.get("mcp-method"))
+        asked.set()
+        sse = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=sse, stream=Forever())
+
+    call = b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"slow"}}'
+    cancel = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}'
+    async with anyio.create_task_group() as tg:
+        channel = HttpClientChannel("http://mcp.test/mcp", tg)
+        channel.modern = True
+        channel._http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+        channel.send_nowait(call)
+        with anyio.fail_after(5):
+            await asked.wait()
+            channel.send_nowait(cancel)
+            await closed.wait()
+        await channel.aclose()
+    assert posted == ["tools/call"]

@@ -52,6 +52,7 @@ class HttpClientChannel(Channel):
         self.protocol_version: str | None = None
         #: Speak 2026-07-28: no session, the routing headers on every POST.
         self.modern = False
+        self._posts: dict[RequestId, anyio.CancelScope] = {}  # 2026 requests in flight
 
     def speak_legacy(self) -> None:
         """From now on 2025-11-25: no 2026 headers, and the session `initialize` opens."""
@@ -69,7 +70,16 @@ class HttpClientChannel(Channel):
     def send_nowait(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False
     ) -> bool:
-        self._tg.start_soon(self._post, data)  # each message its own POST
+        message = pydantic_core.from_json(data) if self.modern else None
+        if isinstance(message, dict) and message.get("method") == "notifications/cancelled":
+            # 2026 over HTTP: closing the request's stream is the cancel, and no
+            # notifications/cancelled is expected (basic-patterns-cancellation.mdx).
+            params = message.get("params")
+            cancelled = params.get("requestId") if isinstance(params, dict) else None
+            if isinstance(cancelled, (str, int)) and cancelled in self._posts:
+                self._posts[cancelled].cancel()
+            return True
+        self._tg.start_soon(self._post, data, message)  # each message its own POST
         return True
 
     def _headers(self, message: Any = None) -> dict[str, str]:
@@ -85,13 +95,22 @@ class HttpClientChannel(Channel):
             headers["mcp-protocol-version"] = self.protocol_version
         return headers
 
-    async def _post(self, data: bytes) -> None:
-        try:
-            headers = self._headers(pydantic_core.from_json(data) if self.modern else None)
-            async with self._http.stream("POST", self.url, content=data, headers=headers) as resp:
-                await self._take(resp, data)
-        except httpx.HTTPError as exc:
-            self._fail(data, f"HTTP request failed: {exc}")
+    async def _post(self, data: bytes, message: Any = None) -> None:
+        request_id = message.get("id") if isinstance(message, dict) else None
+        with anyio.CancelScope() as scope:
+            if request_id is not None:
+                self._posts[request_id] = scope
+            try:
+                headers = self._headers(message)
+                async with self._http.stream(
+                    "POST", self.url, content=data, headers=headers
+                ) as resp:
+                    await self._take(resp, data)
+            except httpx.HTTPError as exc:
+                self._fail(data, f"HTTP request failed: {exc}")
+            finally:
+                if request_id is not None:
+                    self._posts.pop(request_id, None)
 
     async def _take(self, resp: httpx.Response, sent: bytes) -> None:
         if resp.status_code == 202:
