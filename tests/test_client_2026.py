@@ -303,9 +303,13 @@ async def test_forced_2025_still_works(transport: str, request: pytest.FixtureRe
     async with recorder.client(target(request, transport, "hello"), dialect=LEGACY) as client:
         assert (client.dialect, client.protocol_version) == (LEGACY, LEGACY)
         result = await client.call_tool("greet", {"name": "Ada"}, task=True)
+        started = await client.start_task("greet", {"name": "Bo"})
+        assert isinstance(started, Task)
+        waited = await client.wait_task(started.task_id)
         listed = await client.list_tasks()
     assert result.text == "Hello, Ada!"
-    assert len(listed.tasks) == 1
+    assert waited.text == "Hello, Bo!"
+    assert len(listed.tasks) == 2
     assert recorder.statuses[-1] == ("completed", None)
 
 
