@@ -4,6 +4,7 @@
     python bench/run.py --quick       # shorter windows, fewer tasks (~3 minutes)
     python bench/run.py --only taskapp,stub      # some servers (or: lean, inproc, profile)
     python bench/run.py --whatif      # also taskapp with suggested changes patched in
+    python bench/run.py --http2026    # MCP 2026-07-28 over HTTP vs FastMCP 4 (modern.py)
 
 A full run (no --only) writes bench/results.json, bench/results.png and its own
 block of bench/RESULTS.md (between the `bench/run.py` markers; the rest of the
@@ -224,6 +225,9 @@ def profile(seconds: float) -> dict[str, Any]:
 
 
 def main() -> None:
+    if "--http2026" in sys.argv[1:]:  # MCP 2026-07-28 over HTTP vs FastMCP 4: modern.py
+        rest = [arg for arg in sys.argv[1:] if arg != "--http2026"]
+        os.execv(sys.executable, [sys.executable, str(rt.BENCH / "modern.py"), *rest])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter bursts; fewer tasks")
     parser.add_argument(

@@ -28,6 +28,8 @@ class DictStore:
         self.numbers: dict[str, int] = {}  # task id -> creation number; cursors are these
         self.inputs: dict[str, dict[str, list[Any]]] = {}  # id -> key -> [state, message, answer]
         self.counter, self.changed = itertools.count(1), anyio.Event()
+        self.steps: dict[str, dict[str, str]] = {}  # task id -> step name -> result (JSON)
+        self.dedupe: dict[str, tuple[str, float]] = {}  # dedupe key -> (task id, until)
 
     async def open(self) -> None: ...  # nothing to connect to
     async def close(self) -> None: ...
@@ -73,6 +75,7 @@ class DictStore:
 
     async def delete(self, task_id: str) -> bool:
         self.inputs.pop(task_id, None)
+        self.steps.pop(task_id, None)
         found = self.tasks.pop(task_id, None) is not None
         self._changed()
         return found
@@ -152,3 +155,27 @@ class DictStore:
         )
         self._changed()
         return new
+
+    async def save_step(
+        self, task_id: str, name: str, value: str, *, runner: str, now: float
+    ) -> bool:
+        record = await self.get(task_id, now=now)
+        if record is None or record.terminal or record.runner != runner:
+            return False  # gone, ended, or adopted by another engine: not this runner's
+        self.steps.setdefault(task_id, {}).setdefault(name, value)
+        return True
+
+    async def load_steps(self, task_id: str, *, now: float) -> dict[str, str]:
+        found = await self.get(task_id, now=now) is not None
+        return dict(self.steps.get(task_id, {})) if found else {}
+
+    async def claim_dedupe(self, key: str, task_id: str, *, until: float, now: float) -> str:
+        held = self.dedupe.get(key)
+        if held is not None and held[1] > now:
+            return held[0]
+        self.dedupe[key] = (task_id, until)
+        return task_id
+
+    async def release_dedupe(self, key: str, task_id: str) -> None:
+        if self.dedupe.get(key, ("", 0.0))[0] == task_id:
+            del self.dedupe[key]

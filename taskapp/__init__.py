@@ -10,6 +10,8 @@ from .context import UrlElicitResult as UrlElicitResult
 from .context import current_context as current_context
 from .errors import ProtocolError as ProtocolError
 from .errors import RegistrationError as RegistrationError
+from .errors import ReliabilityWarning as ReliabilityWarning
+from .errors import StepError as StepError
 from .errors import TaskAppError as TaskAppError
 from .errors import ToolError as ToolError
 from .records import TaskStatus as TaskStatus
@@ -26,7 +28,9 @@ __all__ = (
     "MemoryStore",
     "ProtocolError",
     "RegistrationError",
+    "ReliabilityWarning",
     "SampleResult",
+    "StepError",
     "TaskApp",
     "TaskAppError",
     "TaskContext",

@@ -10,6 +10,9 @@ from typing import Any, TextIO, cast
 import structlog
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
+#: Bumped by each `configure_logging`: a logger made before it drops its cached structlog
+#: proxy, which would otherwise keep the level and stream of its first use.
+_generation = 0
 
 
 def configure_logging(
@@ -19,8 +22,10 @@ def configure_logging(
 
     stdout is never used: on the stdio transport it belongs to the protocol.
     """
+    global _generation
     if level.lower() not in LEVELS:
         raise ValueError(f"unknown log level {level!r}: use one of {', '.join(LEVELS)}")
+    _generation += 1
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.processors.KeyValueRenderer(
             key_order=["timestamp", "level", "event"], drop_missing=True
@@ -66,11 +71,13 @@ class Logger:
     configures as it likes (by default only WARNING and above, on stderr).
     """
 
-    __slots__ = ("_stdlib", "_structlog")
+    __slots__ = ("_generation", "_name", "_stdlib", "_structlog")
 
     def __init__(self, name: str) -> None:
+        self._name = name
         self._stdlib = logging.getLogger(name)
         self._structlog: Any = structlog.get_logger(name)
+        self._generation = _generation
 
     def debug(self, event: str, **fields: Any) -> None:
         self._log(logging.DEBUG, event, fields)
@@ -86,6 +93,9 @@ class Logger:
 
     def _log(self, level: int, event: str, fields: dict[str, Any]) -> None:
         if structlog.is_configured():
+            if self._generation != _generation:  # configured again since: a fresh proxy
+                self._structlog = structlog.get_logger(self._name)
+                self._generation = _generation
             getattr(self._structlog, _METHODS[level])(event, **fields)
         elif self._stdlib.isEnabledFor(level):
             exc_info = fields.pop("exc_info", None)

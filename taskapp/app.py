@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 
+from . import observe
 from ._logging import ensure_stderr_logging, get_logger
 from ._loop import EventLoop, backend_options, loop_name, settle_gc
 from .auth import Auth, TokenVerifier, as_auth
@@ -31,6 +32,7 @@ from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 from .wire.mcp2025 import tool_json
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
     from starlette.applications import Starlette
 
     from .transports.http_limits import HttpLimits
@@ -68,6 +70,10 @@ class TaskApp:
             random key per process (then a client's retry must reach the same process).
         max_message_bytes: The largest message accepted: a stdio line, an HTTP POST body
             (HTTP 413 beyond, refused while it streams in).
+        max_step_bytes: The largest result one `ctx.step` may store, as JSON.
+        max_steps: The most steps one task may store (docs/reliable.md).
+        metrics: Prometheus metrics: True, a port, "HOST:PORT", "/PATH" (docs/observability.md).
+        tracing: OpenTelemetry spans: True, a TracerProvider, False, or None (auto).
     """
 
     def __init__(
@@ -89,6 +95,10 @@ class TaskApp:
         auth: Auth | TokenVerifier | None = None,
         state_secret: str | bytes | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_step_bytes: int = 1_048_576,
+        max_steps: int = 1000,
+        metrics: bool | int | str = False,
+        tracing: bool | TracerProvider | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -98,6 +108,7 @@ class TaskApp:
         self.auth = as_auth(auth)
         self.state_signer = StateSigner(state_secret)
         self.max_message_bytes = max_message_bytes
+        self.observing = observe.Observing(metrics, tracing)
         self.config = EngineConfig(
             default_ttl_ms=default_ttl_ms,
             max_ttl_ms=max_ttl_ms,
@@ -107,6 +118,8 @@ class TaskApp:
             max_tasks_per_owner=max_tasks_per_owner,
             executor=executor,
             recover=executor == "local",
+            max_step_bytes=max_step_bytes,
+            max_steps=max_steps,
         )
         self.tools: dict[str, ToolDef] = {}
         self._tool_pages: dict[bool, list[dict[str, Any]]] = {}
@@ -148,9 +161,32 @@ class TaskApp:
         description: str | None = None,
         on_interrupt: OnInterrupt = "fail",
         annotations: dict[str, Any] | None = None,
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        timeout: float | None = None,
+        dedupe_for: float | None = None,
+        inline_for: float | None = None,
     ) -> Callable[[FnT], FnT]:
-        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional"."""
-        spec = ToolSpec(mode, name, title, description, on_interrupt, annotations)
+        """Register a tool that runs as an MCP task: "required" (only as a task) or "optional".
+
+        Args:
+            inline_for: Seconds (`math.inf` allowed) a 2026-07-28 call runs in the request
+                before it becomes a task; it becomes one sooner at `ctx.continue_as_task()`
+                (docs/tools.md, "When a call becomes a task"). None: a task from the start.
+            on_interrupt: "rerun" runs the task again (skipping its finished `ctx.step`s)
+                when its process died; "fail" ends it failed.
+            retries: Runs again after an exception other than `ToolError` (or a timeout),
+                up to this many times, `retry_backoff` x 2^(n-1) seconds apart (+-25%).
+            timeout: Seconds an attempt may run (time in `input_required` not counted).
+            dedupe_for: Seconds during which the same call (same principal, tool and
+                arguments) returns the task the first one started, unless it failed or
+                was cancelled. Only for calls with an owner (an authenticated principal).
+        """
+        spec = ToolSpec(
+            mode, name, title, description, on_interrupt, annotations,
+            retries=retries, retry_backoff=retry_backoff, timeout=timeout,
+            dedupe_for=dedupe_for, inline_for=inline_for,
+        )  # fmt: skip
         return self._registrar(spec)
 
     def _registrar(self, spec: ToolSpec) -> Callable[[FnT], FnT]:
@@ -199,7 +235,8 @@ class TaskApp:
         store_object = self._resolve_store(store)
         if self.config.executor == "queue":
             fleet.work_queue(store_object)
-        async with TaskEngine(store_object, self.config, self.tools) as engine:
+        engine = TaskEngine(store_object, self.config, self.tools, self.observing.hooks())
+        async with engine, self.observing.serving():
             yield engine
 
     def _resolve_store(self, store: TaskStore | str | None) -> TaskStore:
@@ -250,6 +287,7 @@ class TaskApp:
         return HttpTransport(
             self.spec(), path=path, allowed_origins=allowed_origins,
             allowed_hosts=allowed_hosts, limits=limits, strict_headers=strict_headers,
+            metrics=self.observing.http_route(),
         ).asgi()  # fmt: skip
 
     def run(
@@ -290,6 +328,7 @@ class TaskApp:
                 self.spec(), host=host, port=port, path=path, allowed_origins=allowed_origins,
                 allowed_hosts=allowed_hosts, limits=http_limits,
                 loop="uvloop" if options else "asyncio", strict_headers=strict_headers,
+                metrics=self.observing.http_route(),
             )  # fmt: skip
         else:
             raise ValueError(f"unknown transport {transport!r}: use 'stdio' or 'http'")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, overload
 
+import anyio
 from pydantic import BaseModel
 
 from . import _input
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
+P = ParamSpec("P")
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
 
@@ -29,6 +34,26 @@ class ContextBackend(Protocol):
     async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Send `elicitation/create` or `sampling/createMessage`; return the client's result."""
         ...
+
+
+class StepBackend(Protocol):
+    """A backend that keeps steps (the engine's, for a task): runs a step once, or
+    returns its stored result. A backend without `run_step` runs every step as it comes."""
+
+    async def run_step(
+        self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any: ...
+
+
+async def call_step(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call a step's function: awaited when async, in a worker thread when not (a step is
+    usually blocking I/O: a payment API, a deploy), so the event loop never waits on it."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args, **kwargs)
+    result = await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    if inspect.isawaitable(result):  # a plain function that returned a coroutine
+        return await result
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +106,48 @@ class TaskContext:
     async def log(self, message: Any, level: LogLevel = "info", logger: str | None = None) -> None:
         """Send a `notifications/message` log entry at or above the client's chosen level."""
         await self._backend.log(level, message, logger)
+
+    @overload
+    async def step(
+        self, name: str, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self, name: str, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+    async def step(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run `fn(*args, **kwargs)` once for this task, and keep its result.
+
+        The result (JSON-serialisable) is stored in the task's store; when the task runs
+        again (a retry, or a re-run after its process died with `on_interrupt="rerun"`), a
+        finished step returns its stored result (as JSON gives it back: a tuple comes back
+        a list) without running. At least once: a crash after `fn` returns but before its
+        result is stored runs it again. A step that raises is not stored. `name` is
+        unique within a task. A sync `fn` runs in a worker thread. Inline (no task), the
+        function simply runs. See docs/reliable.md.
+        """
+        run_step = getattr(self._backend, "run_step", None)
+        if run_step is None:
+            return await call_step(fn, args, kwargs)
+        return await cast("StepBackend", self._backend).run_step(name, fn, args, kwargs)
+
+    async def continue_as_task(self) -> None:
+        """Become a task now, if this call may: the client gets the task's handle and this
+        run goes on as that task (`task_id` is set). It does nothing where no task may be
+        returned (2025-11-25, a plain inline call) or where the run already is a task.
+
+        Only a 2026-07-28 call of a tool registered with `inline_for` can be promoted; the
+        code before this call may run again on each input round (docs/tools.md).
+        """
+        promote = getattr(self._backend, "continue_as_task", None)
+        if promote is None:
+            await anyio.lowlevel.checkpoint()
+            return
+        task_id = await promote()
+        if task_id is not None:
+            self.task_id = task_id
 
     async def elicit(self, message: str, schema: type[ModelT]) -> ElicitResult[ModelT]:
         """Ask the user for the fields of `schema`, a flat pydantic model.

@@ -37,5 +37,15 @@ class ProtocolError(TaskAppError):
         self.data = data
 
 
+class StepError(ToolError):
+    """A misused `ctx.step`: a name used twice in one run, a result that is not JSON, or
+    one over a limit. It ends the tool like a ToolError (never retried: it would recur)."""
+
+
+class ReliabilityWarning(UserWarning):
+    """A tool's reliability options that cannot do what they look like they do (e.g.
+    steps in a tool that nothing ever runs again)."""
+
+
 class ClientCapabilityError(ToolError):
     """The client did not declare a capability that a tool needs (elicitation, sampling)."""

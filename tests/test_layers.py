@@ -31,6 +31,9 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     # side, neither imports the other (FORBIDDEN below).
     (4, "wire", ("taskapp.wire",)),
     (4, "engine", ("taskapp.engine",)),
+    # Metrics and traces: the engine's hooks (engine/hooks.py) made real. The engine never
+    # imports them (they are optional, and their libraries too); the app hands them over.
+    (4, "observe", ("taskapp.observe",)),
     # What a tool author writes against: the decorator, its signature, its context.
     (3, "tools", ("taskapp.tools", "taskapp.signature", "taskapp._docstrings",
                   "taskapp.context", "taskapp._input")),
@@ -43,7 +46,10 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
 ]  # fmt: skip
 # Kept apart even where the ranks would allow it: the codecs are pure (no engine, no
 # store), and the engine never speaks a wire dialect.
-FORBIDDEN = {("wire", "engine"), ("engine", "wire"), ("wire", "stores")}
+FORBIDDEN = {
+    ("wire", "engine"), ("engine", "wire"), ("wire", "stores"),
+    ("engine", "observe"), ("observe", "engine"), ("wire", "observe"), ("observe", "wire"),
+}  # fmt: skip
 
 
 def module_name(path: Path) -> str:

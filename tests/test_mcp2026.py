@@ -486,13 +486,14 @@ async def test_mrtr_a_missing_answer_asks_again() -> None:
 
 async def test_mrtr_no_input_request_the_client_did_not_declare() -> None:
     """mrtr: "Servers MUST NOT send an inputRequests that the client has not declared support
-    for in its capabilities" — without `elicitation` the tool gets an error it reports as a
-    tool result (isError), not an InputRequiredResult."""
+    for in its capabilities"; basic-index: "If processing a request requires a capability the
+    client did not include ..., the server MUST return a MissingRequiredClientCapabilityError
+    (-32021) whose data.requiredCapabilities lists the missing capabilities"."""
     async with modern(build()) as m:
         no_elicitation: list[dict[str, Any]] = [{}, {"sampling": {}}]
         for caps in no_elicitation:
-            result = await m.tool("ask_twice", {"x": 1}, caps=caps)
-            assert result["resultType"] == "complete"
-            assert "inputRequests" not in result
-            assert result["isError"] is True
-            assert "elicitation" in result["content"][0]["text"]
+            error = await m.error("tools/call", {"name": "ask_twice", "arguments": {"x": 1}},
+                                  caps=caps)  # fmt: skip
+            assert error["code"] == -32021
+            assert error["data"] == {"requiredCapabilities": {"elicitation": {"form": {}}}}
+            assert "elicitation" in error["message"]

@@ -188,7 +188,7 @@ async def test_one_pubsub_connection_serves_every_waiter(redis_url: str, raw: Re
             records = [make_record(created_at=time.time()) for _ in range(200)]
             for record in records:
                 await b.create(record)
-            assert await _subscribers(raw, name) == [1]  # the idle channel
+            assert await _subscribers(raw, name) == [2]  # the idle and deleted channels
             woken: list[str] = []
 
             async def waiter(record: TaskRecord) -> None:
@@ -200,11 +200,11 @@ async def test_one_pubsub_connection_serves_every_waiter(redis_url: str, raw: Re
                 async with anyio.create_task_group() as tg:
                     for record in records:
                         tg.start_soon(waiter, record)
-                    await _until(lambda: _subscribers_are(raw, name, [201]))
+                    await _until(lambda: _subscribers_are(raw, name, [202]))
                     for record in records:
                         await b.update(record.task_id, now=time.time(), status_message="go")
             assert sorted(woken) == sorted(r.task_id for r in records)
-            await _until(lambda: _subscribers_are(raw, name, [1]))
+            await _until(lambda: _subscribers_are(raw, name, [2]))
     finally:
         await delete_keys(redis_url, prefix)
 
@@ -227,7 +227,7 @@ async def test_a_waiter_survives_a_lost_pubsub_connection(redis_url: str, raw: R
             with anyio.fail_after(10):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(waiter)
-                    await _until(lambda: _subscribers_are(raw, name, [2]))
+                    await _until(lambda: _subscribers_are(raw, name, [3]))
                     [old] = [c["id"] for c in await raw.client_list() if c["name"] == name
                              and c["sub"] != "0"]  # fmt: skip
                     await raw.client_kill_filter(_id=old)
@@ -239,11 +239,38 @@ async def test_a_waiter_survives_a_lost_pubsub_connection(redis_url: str, raw: R
         await delete_keys(redis_url, prefix)
 
 
+async def test_a_store_remembers_an_ended_task_until_another_one_deletes_it(
+    redis_url: str, raw: Redis
+) -> None:
+    """An ended record is answered without a read, since it never changes; a delete by
+    another store reaches this one over pub/sub, and it is gone here too."""
+    prefix = unique_prefix()
+    try:
+        async with opened(redis_url, prefix) as a, opened(redis_url, prefix) as b:
+            record = make_record(created_at=time.time())
+            await a.create(record)
+            done = await a.update(
+                record.task_id, now=time.time(), status=TaskStatus.COMPLETED,
+                outcome=ToolOutcome(content=[{"type": "text", "text": "ok"}]),
+            )  # fmt: skip
+            await raw.hset(f"{prefix}task:{record.task_id}", "statusMessage", '"not read"')
+            assert await a.get(record.task_id, now=time.time()) == done  # no read of Redis
+            assert (await b.get(record.task_id, now=time.time())) != done  # b reads it
+            assert await b.delete(record.task_id)
+            await _until(lambda: _forgotten(a, record.task_id))
+    finally:
+        await delete_keys(redis_url, prefix)
+
+
+async def _forgotten(store: RedisStore, task_id: str) -> bool:
+    return await store.get(task_id, now=time.time()) is None
+
+
 async def _resubscribed(raw: Redis, name: str, old: str) -> bool:
     clients = await raw.client_list()
     return [
         (c["id"] != old, c["sub"]) for c in clients if c["name"] == name and c["sub"] != "0"
-    ] == [(True, "2")]
+    ] == [(True, "3")]
 
 
 CHILD = """

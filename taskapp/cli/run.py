@@ -8,6 +8,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from .._logging import LEVELS, configure_logging
+from ..observe import Observing, parse_listen
+from ..observe.exposition import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from .common import EXIT_OK, EXIT_USAGE
 from .importer import ImportFromStringError, import_from_string
 
@@ -136,6 +138,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-json", action="store_true", help="log JSON lines instead of key=value"
     )
+    parser.add_argument(
+        "--metrics",
+        nargs="?",
+        const=str(DEFAULT_METRICS_PORT),
+        metavar="PORT|HOST:PORT|PATH",
+        help=f"serve Prometheus metrics: on a port of their own (default {DEFAULT_METRICS_PORT}, "
+        "on 127.0.0.1), or on PATH beside the MCP endpoint (http only); needs "
+        "'taskapp[metrics]'",
+    )
 
 
 def _load(args: argparse.Namespace) -> TaskApp | None:
@@ -157,6 +168,29 @@ def _load(args: argparse.Namespace) -> TaskApp | None:
     return app
 
 
+def _metrics(app: TaskApp, args: argparse.Namespace) -> bool:
+    """Apply --metrics to the app; False (after saying why) if it cannot be served."""
+    import importlib.util
+
+    if args.metrics is None:
+        return True
+    problem = None
+    try:
+        listen = parse_listen(args.metrics)
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if importlib.util.find_spec("prometheus_client") is None:
+            problem = "--metrics needs prometheus_client: pip install 'taskapp[metrics]'"
+        elif listen is not None and listen.path and getattr(args, "transport", None) != "http":
+            problem = f"--metrics={args.metrics}: a path needs --transport http; give a port"
+    if problem is not None:
+        print(f"taskapp: {problem}", file=sys.stderr)
+        return False
+    app.observing = Observing(args.metrics, app.observing.tracing)
+    return True
+
+
 def _http_installed() -> bool:
     import importlib.util
 
@@ -165,7 +199,7 @@ def _http_installed() -> bool:
 
 def run(args: argparse.Namespace) -> int:
     app = _load(args)
-    if app is None:
+    if app is None or not _metrics(app, args):
         return EXIT_USAGE
     if args.transport == "http" and not _http_installed():
         print(
@@ -199,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
 
 def work(args: argparse.Namespace) -> int:
     app = _load(args)
-    if app is None:
+    if app is None or not _metrics(app, args):
         return EXIT_USAGE
     if args.concurrency < 1:
         print("taskapp: --concurrency must be at least 1", file=sys.stderr)

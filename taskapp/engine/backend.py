@@ -1,25 +1,26 @@
-"""The context backend of a task run by the engine: status, progress, logs and questions;
-and the run of a tool as a task (validate, give it a context, call it)."""
+"""The context backend of a task run by the engine: status, progress, logs, questions
+and steps. (The run of a tool as a task, attempts and all, is `attempts.py`.)"""
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol
 
 import anyio
 
 from .. import _input
-from ..context import LogLevel, TaskContext
+from ..context import LogLevel
 from ..errors import TaskAppError
-from ..records import KEEP, Outcome, TaskRecord, TaskStatus, ToolOutcome
+from ..records import KEEP, TaskRecord, TaskStatus
 from ..stores.base import TaskStore
-from ..tools import ToolDef
 from . import invoke
-from .config import TaskObserver
+from .config import EngineConfig, TaskObserver
+from .hooks import EngineHooks
 from .progress import ProgressStatus, shows_progress
+from .steps import StepLog
 
 
 class Engine(Protocol):
@@ -28,21 +29,38 @@ class Engine(Protocol):
     @property
     def store(self) -> TaskStore: ...
 
+    @property
+    def config(self) -> EngineConfig: ...
+
+    @property
+    def runner_id(self) -> str: ...
+
     def observer_of(self, task_id: str) -> TaskObserver | None: ...
 
     def is_running(self, task_id: str) -> bool: ...
 
     def soon(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None: ...
 
+    @property
+    def hooks(self) -> EngineHooks | None: ...
+
     async def set_status(
         self, task_id: str, *, status: TaskStatus | None = None, message: str | None = KEEP
     ) -> TaskRecord | None: ...
 
 
-class TaskBackend:
-    """What a running task's context reaches. One per task run."""
+class Pausable(Protocol):
+    """An attempt's time limit, which time spent waiting for the client does not use."""
 
-    __slots__ = ("_asking", "_engine", "_record", "_shown")
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+class TaskBackend:
+    """What a running task's context reaches. One per task run (its attempts share it)."""
+
+    __slots__ = ("_asking", "_engine", "_own_status", "_record", "_shown", "clock", "steps")
 
     def __init__(self, engine: Engine, record: TaskRecord) -> None:
         self._engine = engine
@@ -50,12 +68,22 @@ class TaskBackend:
         self._asking = 0
         # A 2026-07-28 task shows its progress as its status message (progress.py).
         self._shown = ProgressStatus(engine, record) if shows_progress(record) else None
+        self._own_status = False  # the tool set a status: steps no longer show theirs
+        config = engine.config
+        limits = (config.max_step_bytes, config.max_steps)
+        self.steps = StepLog(engine.store, record, engine.runner_id, limits)
+        self.clock: Pausable | None = None  # the current attempt's, when it has a timeout
 
     @property
     def _task_id(self) -> str:
         return self._record.task_id
 
     async def update_status(self, message: str) -> None:
+        self._own_status = True
+        await self.show(message)
+
+    async def show(self, message: str) -> None:
+        """Show `message` as the task's status (the engine's own: a step, a retry)."""
         with _store_failures():
             if self._shown is not None:
                 await self._shown.status(message)
@@ -98,13 +126,19 @@ class TaskBackend:
         key = secrets.token_urlsafe(12)
         store = self._engine.store
         self._asking += 1
+        if self.clock is not None and self._asking == 1:
+            self.clock.pause()  # waiting for the client is not the tool running
         try:
             with _store_failures():
                 await store.push_input(self._task_id, key, {"method": method, "params": params})
                 await self._engine.set_status(self._task_id, status=TaskStatus.INPUT_REQUIRED)
-                answer = await store.wait_input_answer(self._task_id, key, now=time.time())
+                hooks = self._engine.hooks
+                with nullcontext() if hooks is None else hooks.waiting_input(self._record, method):
+                    answer = await store.wait_input_answer(self._task_id, key, now=time.time())
         finally:
             self._asking -= 1
+            if self.clock is not None and self._asking == 0:
+                self.clock.resume()
         if answer is None:
             # Usually the task was cancelled or expired: its scope is cancelled, and this
             # checkpoint ends the function quietly. Otherwise the record vanished.
@@ -118,6 +152,19 @@ class TaskBackend:
         result: dict[str, Any] = answer.get("result") or {}
         return result
 
+    async def run_step(
+        self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        hooks = self._engine.hooks
+        if hooks is None:
+            return await self.steps.run(name, fn, args, kwargs, self._show_step)
+        with hooks.step(self._record, name):
+            return await self.steps.run(name, fn, args, kwargs, self._show_step)
+
+    async def _show_step(self, message: str) -> None:
+        if not self._own_status:
+            await self.show(message)
+
 
 @contextmanager
 def _store_failures() -> Iterator[None]:
@@ -129,19 +176,3 @@ def _store_failures() -> Iterator[None]:
         raise
     except Exception as exc:
         raise invoke.StoreFailure("the task store failed") from exc
-
-
-def tool_run(engine: Engine, tool: ToolDef) -> Callable[[TaskRecord], Awaitable[Outcome]]:
-    """What the engine runs for a task of `tool`: its function, with a context of the task."""
-
-    async def run(record: TaskRecord) -> Outcome:
-        prepared = invoke.prepare(tool, record.arguments)
-        if isinstance(prepared, ToolOutcome):
-            return prepared
-        backend = TaskBackend(engine, record)
-        ctx = TaskContext(backend, tool_name=tool.name, task_id=record.task_id)
-        outcome = await invoke.invoke(tool, prepared, ctx)
-        await backend.settle()
-        return outcome
-
-    return run

@@ -67,6 +67,10 @@ class EngineConfig:
     queue_grace_s: float | None = None
     # Adopt tasks orphaned by dead processes (off for engines that run no tasks).
     recover: bool = True
+    # The largest result one `ctx.step` may store (bytes of JSON), and the most steps one
+    # task may store (docs/security.md).
+    max_step_bytes: int = 1_048_576
+    max_steps: int = 1000
 
     def effective_ttl(self, requested: int | None) -> int | None:
         """The TTL a task gets: the request, capped at max_ttl_ms (S-22, S-52)."""

@@ -30,8 +30,8 @@ from ..records import (
 )
 from ..stores.base import TaskNotFoundError, TaskStore, answers_now
 from ..tools import OnInterrupt, ToolDef
-from . import fleet, invoke
-from .backend import tool_run
+from . import dedupe, fleet, invoke
+from .attempts import tool_run
 from .config import (
     CANCELLED_MESSAGE,
     EngineConfig,
@@ -40,7 +40,8 @@ from .config import (
     new_record,
     new_task_id,
 )
-from .maybe import Maybe
+from .hooks import EngineHooks, calling, traced, with_trace
+from .maybe import Maybe, shielded
 from .observers import Observers
 from .running import Run, Runs
 
@@ -56,19 +57,21 @@ class TaskEngine(AsyncContextManagerMixin):
         store: TaskStore,
         config: EngineConfig | None = None,
         tools: Mapping[str, ToolDef] | None = None,
+        hooks: EngineHooks | None = None,  # metrics and traces (taskapp.observe)
     ) -> None:
-        self.store = store
+        self.hooks = hooks
+        self.store = store if hooks is None else hooks.wrap_store(store)
         self.config = config or EngineConfig()
         self.tools = tools or {}
         self.runner_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._tg: TaskGroup | None = None
         self._observers = Observers()
-        self._runs = Runs(store, self._observers, self.config.store_retry_s)
+        self._runs = Runs(self.store, self._observers, self.config.store_retry_s, hooks)
         self._upkeep = anyio.CancelScope()  # the sweep and the leases
         # The store's waitless face (`answers_now`), if it has one: reads and creations
         # through it are ready values (see maybe.py); tasks run elsewhere are created
         # the usual way, since a worker must find them in the queue.
-        self._reads_now = answers_now(store)
+        self._reads_now = answers_now(self.store)
         self._creates_now = None if self.queued else self._reads_now
 
     @asynccontextmanager
@@ -100,10 +103,6 @@ class TaskEngine(AsyncContextManagerMixin):
     def queued(self) -> bool:
         return self.config.executor == "queue"
 
-    def effective_ttl(self, requested: int | None) -> int | None:
-        """The TTL a task gets: the request, capped at max_ttl_ms (S-22, S-52)."""
-        return self.config.effective_ttl(requested)
-
     # -- creating and running -------------------------------------------------
 
     async def create(
@@ -115,6 +114,7 @@ class TaskEngine(AsyncContextManagerMixin):
         ttl_ms: int | None,
         observer: TaskObserver | None = None,
         client_capabilities: dict[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,  # the request's: a trace continues from it
     ) -> tuple[TaskRecord, Callable[[], None]]:
         """Store a new `working` task that runs `tool`; return it and the function that starts it.
 
@@ -124,7 +124,7 @@ class TaskEngine(AsyncContextManagerMixin):
         return await self.create_job(
             tool.name, arguments, tool_run(self, tool), owner=owner, ttl_ms=ttl_ms,
             observer=observer, on_interrupt=tool.on_interrupt,
-            client_capabilities=client_capabilities,
+            client_capabilities=client_capabilities, dedupe_for=tool.dedupe_for, meta=meta,
         )  # fmt: skip
 
     async def create_job(
@@ -138,12 +138,16 @@ class TaskEngine(AsyncContextManagerMixin):
         observer: TaskObserver | None = None,
         on_interrupt: OnInterrupt = "fail",
         client_capabilities: dict[str, Any] | None = None,
+        dedupe_for: float | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> tuple[TaskRecord, Callable[[], None]]:
-        """Like `create`, for any coroutine (a client runs its elicitation tasks this way)."""
+        """Like `create`, for any coroutine (a client runs its elicitation tasks this way).
+        With `dedupe_for` and an owner, a repeated call returns the earlier task (dedupe.py)."""
         self._runs.admit(owner, self.config.max_tasks_per_owner)
         return await self._store_new(
-            name, arguments, run, owner, ttl_ms, observer, on_interrupt, client_capabilities
-        )
+            name, arguments, run, owner, ttl_ms, observer, on_interrupt, client_capabilities,
+            dedupe_for, meta,
+        )  # fmt: skip
 
     async def _store_new(
         self,
@@ -155,13 +159,21 @@ class TaskEngine(AsyncContextManagerMixin):
         observer: TaskObserver | None,
         on_interrupt: OnInterrupt,
         client_capabilities: dict[str, Any] | None,
+        dedupe_for: float | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> tuple[TaskRecord, Callable[[], None]]:
-        record = new_record(
-            self.config, self.runner_id, name, arguments, owner, ttl_ms, client_capabilities
-        )
-        await self.store.create(record)
-        if self.queued:
-            await fleet.work_queue(self.store).enqueue(record.task_id)
+        with calling(self.hooks, name, meta) as trace:
+            record = new_record(
+                self.config, self.runner_id, name, arguments, owner, ttl_ms,
+                with_trace(client_capabilities, trace),
+            )  # fmt: skip
+            await self.store.create(record)
+            if dedupe_for is not None and owner is not None:
+                earlier = await dedupe.earlier_task(self.store, record, dedupe_for)
+                if earlier is not None:  # ours is deleted; the earlier one runs already
+                    return earlier, lambda: None
+            if self.queued:
+                await fleet.work_queue(self.store).enqueue(record.task_id)
         return record, self._created(record, run, observer, on_interrupt)
 
     def begin(
@@ -173,6 +185,7 @@ class TaskEngine(AsyncContextManagerMixin):
         ttl_ms: int | None,
         observer: TaskObserver | None = None,
         client_capabilities: dict[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> Maybe[tuple[TaskRecord | NewTask, Callable[[], None]]]:
         """A task of `tool` being created: what the answer to its creation shows, and the
         function that starts it, to be called once that answer is sent.
@@ -188,17 +201,18 @@ class TaskEngine(AsyncContextManagerMixin):
         self._runs.admit(owner, self.config.max_tasks_per_owner)
         run = tool_run(self, tool)
         store = self._creates_now
-        if store is None:
+        if store is None or dedupe.applies(tool, owner):  # a repeated call's answer waits
             stored = self._store_new(
                 tool.name, arguments, run, owner, ttl_ms, observer, tool.on_interrupt,
-                client_capabilities,
+                client_capabilities, tool.dedupe_for, meta,
             )  # fmt: skip
-            return _shielded(stored)
+            return shielded(stored)
+        client_capabilities = traced(self.hooks, tool.name, meta, client_capabilities)
         task_id = new_task_id()
         while task_id in store:  # 192 random bits: never, but never answer twice
             task_id = new_task_id()
         now = time.time()
-        new = NewTask(task_id, now, self.effective_ttl(ttl_ms), self.config.poll_interval_ms)
+        new = NewTask(task_id, now, self.config.effective_ttl(ttl_ms), self.config.poll_interval_ms)
 
         def store_and_start() -> None:
             record = new_record(
@@ -384,9 +398,3 @@ class TaskEngine(AsyncContextManagerMixin):
         """The task's questions not answered yet, claimed or not (key -> message), oldest
         first: a 2026-07-28 task shows them as its `inputRequests`."""
         return await self.store.pending_inputs(task_id, now=time.time())
-
-
-async def _shielded(created: Awaitable[T]) -> T:
-    with anyio.CancelScope(shield=True):
-        result = await created
-    return result

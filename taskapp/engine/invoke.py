@@ -24,6 +24,11 @@ class StoreFailure(Exception):
     """
 
 
+class Superseded(Exception):
+    """Another engine adopted the task (this one's lease lapsed) or it ended, as a step's
+    fenced write found (`engine/steps.py`): this run stops and records nothing."""
+
+
 def text_error(message: str) -> ToolOutcome:
     return ToolOutcome(content=[{"type": "text", "text": message}], is_error=True)
 
@@ -52,16 +57,26 @@ def prepare(tool: ToolDef, arguments: dict[str, Any] | None) -> dict[str, Any] |
 
 async def invoke(tool: ToolDef, kwargs: dict[str, Any], ctx: TaskContext) -> Outcome:
     """Run the function. Exceptions become outcomes; cancellation propagates."""
+    outcome, _ = await attempt(tool, kwargs, ctx)
+    return outcome
+
+
+async def attempt(tool: ToolDef, kwargs: dict[str, Any], ctx: TaskContext) -> tuple[Outcome, bool]:
+    """Run the function once: its outcome, and whether running it again may help (it
+    raised an exception of its own, not a ToolError, ProtocolError or store failure).
+    Cancellation and `Superseded` propagate."""
     if tool.signature.context_param is not None:
         kwargs = {**kwargs, tool.signature.context_param: ctx}
     token = _current.set(ctx)
     try:
         value = await tool.fn(**kwargs)
-        return tool.signature.to_outcome(value)
+        return tool.signature.to_outcome(value), False
+    except Superseded:
+        raise
     except ProtocolError as exc:
-        return ErrorOutcome(code=exc.code, message=exc.message, data=exc.data)
+        return ErrorOutcome(code=exc.code, message=exc.message, data=exc.data), False
     except ToolError as exc:
-        return text_error(str(exc))
+        return text_error(str(exc)), False
     except StoreFailure as exc:
         message = internal_error(
             exc.__cause__ or exc,
@@ -69,9 +84,9 @@ async def invoke(tool: ToolDef, kwargs: dict[str, Any], ctx: TaskContext) -> Out
             tool=tool.name,
             task_id=ctx.task_id,
         )
-        return ErrorOutcome(code=INTERNAL_ERROR, message=message)
+        return ErrorOutcome(code=INTERNAL_ERROR, message=message), False
     except Exception as exc:  # the tool's own: its text is the tool's business (docs/security.md)
         log.warning("tool raised", tool=tool.name, task_id=ctx.task_id, exc_info=exc)
-        return text_error(f"{type(exc).__name__}: {exc}")
+        return text_error(f"{type(exc).__name__}: {exc}"), True
     finally:
         _current.reset(token)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias, TypeVar
 
+import anyio
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -39,3 +41,11 @@ async def settled(value: Maybe[T]) -> T:
     if isinstance(value, Awaitable):
         return await value
     return value
+
+
+async def shielded(created: Awaitable[T]) -> T:
+    """`created`, awaited in a shielded scope: what must finish once begun (a task stored
+    must be started) finishes whatever the caller does."""
+    with anyio.CancelScope(shield=True):
+        result = await created
+    return result

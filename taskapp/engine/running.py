@@ -17,6 +17,7 @@ from ..tools import OnInterrupt
 from . import invoke
 from .config import INTERNAL_ERROR, SHUTDOWN_MESSAGE, TaskLimitError
 from .fleet import changes
+from .hooks import EngineHooks
 from .observers import Observers
 from .retry import SHUTDOWN_RETRY_S, persist
 
@@ -29,8 +30,15 @@ Run = Callable[[TaskRecord], Awaitable[Outcome]]
 class Runs:
     """Runs task functions, each in its cancel scope, and records how each one ended."""
 
-    def __init__(self, store: TaskStore, observers: Observers, retry_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        observers: Observers,
+        retry_s: float = 300.0,
+        hooks: EngineHooks | None = None,
+    ) -> None:
         self._store = store
+        self._hooks = hooks
         self._observers = observers
         self._retry_s = retry_s  # how long a task's final write rides out a store outage
         self._closing_at = float("inf")
@@ -85,6 +93,13 @@ class Runs:
         return not self._scopes
 
     async def run(self, record: TaskRecord, run: Run, on_interrupt: OnInterrupt) -> None:
+        if self._hooks is None:
+            await self._run(record, run, on_interrupt)
+            return
+        with self._hooks.running(record):
+            await self._run(record, run, on_interrupt)
+
+    async def _run(self, record: TaskRecord, run: Run, on_interrupt: OnInterrupt) -> None:
         task_id = record.task_id
         outcome: Outcome | None = None
         if self.closing:
@@ -95,13 +110,12 @@ class Runs:
             if self._idle.is_set():
                 self._idle = anyio.Event()
             try:
-                if getattr(self._store, "shared", False):
-                    async with anyio.create_task_group() as watching:
-                        watching.start_soon(self._watch, record, scope)
-                        outcome = await run(record)
-                        watching.cancel_scope.cancel()
-                else:
-                    outcome = await run(record)
+                outcome = await self._call(record, run, scope)
+                if outcome is None:
+                    # Another engine runs the task now (or it ended): this run writes nothing.
+                    log.warning("task taken over elsewhere; stopping here", task_id=task_id)
+                    self._reasons.pop(task_id, None)
+                    return
             finally:
                 del self._scopes[task_id]
                 self._owners.pop(task_id, None)
@@ -121,11 +135,23 @@ class Runs:
                     log.info("task expired while running", task_id=task_id)
                     await self._store.delete(task_id)
                     self._observers.drop(task_id)
+                    if self._hooks is not None:
+                        self._hooks.expired(record)
                 await self._store.drop_inputs(task_id)
             except Exception as exc:  # a failing store must not take the server down
                 log.error("could not record the end of a task", task_id=task_id, exc_info=exc)
             finally:
                 self._ending.pop(task_id, None)
+
+    async def _call(self, record: TaskRecord, run: Run, scope: anyio.CancelScope) -> Outcome | None:
+        """The function's outcome; None when a step found the task taken over."""
+        if not getattr(self._store, "shared", False):
+            return await _superseded_as_none(run, record)
+        async with anyio.create_task_group() as watching:
+            watching.start_soon(self._watch, record, scope)
+            outcome = await _superseded_as_none(run, record)
+            watching.cancel_scope.cancel()
+        return outcome
 
     async def _watch(self, record: TaskRecord, scope: anyio.CancelScope) -> None:
         """Stop the function when its task ends elsewhere (a cancel through another
@@ -183,6 +209,13 @@ class Runs:
         record = await self._write(task_id, TaskStatus.FAILED, message, outcome)
         if record is not None:
             self._observers.emit(record)
+
+
+async def _superseded_as_none(run: Run, record: TaskRecord) -> Outcome | None:
+    try:
+        return await run(record)
+    except invoke.Superseded:
+        return None
 
 
 def _deadline(record: TaskRecord) -> float:

@@ -145,6 +145,7 @@ class LegacyMethods:
             created = self.engine.begin(
                 tool, params.arguments, owner=session.owner, ttl_ms=params.task.ttl,
                 observer=session, client_capabilities=session.client_capabilities,
+                meta=params.meta.model_extra if params.meta else None,  # traceparent
             )  # fmt: skip
 
         def answer(created: tuple[TaskRecord | NewTask, Callable[[], None]]) -> Reply:

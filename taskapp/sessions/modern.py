@@ -27,6 +27,7 @@ from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Jso
 from . import replay as _replay
 from .base import Session
 from .inline import InlineBackend, call_inline, limited
+from .promote import PromotableCall
 
 log = get_logger("taskapp.session")
 
@@ -106,7 +107,14 @@ class ModernMethods:
         if tool is None:
             raise JsonRpcError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         if tool.mode != "forbidden" and env.takes_tasks:
-            return await self._create_task(tool, params.arguments, env)
+            if tool.inline_for is not None and not self.engine.queued:
+                # It starts in this request; the server decides when it becomes a task.
+                call = PromotableCall(
+                    self.session, tool, params.arguments, request.params, env,
+                    self._until_readable,
+                )  # fmt: skip
+                return await call.answer()
+            return await self._create_task(tool, params.arguments, env, request.params)
         if tool.mode == "required":
             raise m.missing_tasks_extension(
                 f"tool '{tool.name}' runs only as a task; declare {m.TASKS_EXTENSION}"
@@ -114,13 +122,17 @@ class ModernMethods:
         return await self._call_inline(tool, params.arguments, request.params, env)
 
     async def _create_task(
-        self, tool: ToolDef, arguments: dict[str, Any] | None, env: m.Envelope
+        self,
+        tool: ToolDef,
+        arguments: dict[str, Any] | None,
+        env: m.Envelope,
+        params: dict[str, Any] | None,
     ) -> dict[str, Any]:
         # Shielded: once the record exists it must be started, whatever the client does.
         with anyio.CancelScope(shield=True), limited:
             record, start = await self.engine.create(
                 tool, arguments, owner=self.session.owner, ttl_ms=None, observer=None,
-                client_capabilities=env.capabilities,
+                client_capabilities=env.capabilities, meta=(params or {}).get("_meta"),
             )  # fmt: skip
             start()
             await self._until_readable(record.task_id)
@@ -130,6 +142,8 @@ class ModernMethods:
         """Return once a tasks/get for the new task resolves (SEP-2663: no CreateTaskResult
         before that; "in eventually-consistent environments, the server MUST wait"). A
         store that reads its own writes answers the first read; a replica may lag."""
+        if await settled(self.engine.read(task_id, self.session.owner)) is not None:
+            return  # the usual case, without the timeout's cancel scope
         delay = 0.005
         with anyio.move_on_after(CREATE_CONSISTENCY_S):
             while await settled(self.engine.read(task_id, self.session.owner)) is None:
@@ -153,32 +167,15 @@ class ModernMethods:
 
         def backend() -> ContextBackend:
             nonlocal replay
-            call = _replay.Replay.call_digest(tool.name, arguments, self.session.owner)
-            state = params.get("requestState")
-            responses = params.get("inputResponses")
-            if state is not None and not isinstance(state, str):
-                raise JsonRpcError(INVALID_PARAMS, "Invalid params: requestState must be a string")
-            if responses is not None and not isinstance(responses, dict):
-                raise JsonRpcError(
-                    INVALID_PARAMS, "Invalid params: inputResponses must be an object"
-                )
-            try:
-                replay = _replay.Replay.resume(self.session.signer, call, state, responses)
-            except _replay.StateError as exc:
-                raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+            owner = self.session.owner
+            replay = _replay.resume_call(self.session.signer, tool.name, arguments, owner, params)
             inline = InlineBackend(self.session, env.progress_token, log_level=env.log_level)
             return _replay.ReplayBackend(inline, replay, env.capabilities)
 
         def input_required(stopped: BaseException) -> dict[str, Any] | None:
-            # A group: the tool asked several questions at once from a task group.
-            asked = _replay.questions_in(stopped)
-            if not asked or replay is None:
+            if replay is None:
                 return None
-            return {
-                "resultType": "input_required",
-                "inputRequests": {q.key: q.request for q in asked},
-                "requestState": replay.seal(self.session.signer, [q.key for q in asked]),
-            }
+            return _replay.input_required(replay, self.session.signer, stopped)
 
         return await call_inline(
             tool, arguments, backend, stops=(_replay.InputNeeded, BaseExceptionGroup),

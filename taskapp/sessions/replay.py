@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _input
+from ..errors import ClientCapabilityError, ProtocolError
+from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError
+from ..wire.mcp2026 import MISSING_CAPABILITY
 
 #: How long an InputRequiredResult may wait for the client's retry.
 STATE_TTL_S = 3600.0
@@ -54,6 +57,25 @@ def questions_in(exc: BaseException) -> list[InputNeeded]:
     if isinstance(exc, BaseExceptionGroup):
         return [q for inner in exc.exceptions for q in questions_in(inner)]
     return []
+
+
+class MissingCapabilityError(ClientCapabilityError, ProtocolError):
+    """A question the client did not declare it can answer, in a 2026-07-28 request: the
+    request fails with -32021 and the capabilities it needs ("the server MUST return a
+    MissingRequiredClientCapabilityError", basic-index.mdx). Still a ClientCapabilityError,
+    so a tool may catch it and ask another way."""
+
+    def __init__(self, message: str, required: dict[str, Any]) -> None:
+        ProtocolError.__init__(
+            self, MISSING_CAPABILITY, f"Missing required client capability: {message}",
+            {"requiredCapabilities": required},
+        )  # fmt: skip
+
+
+def _required(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    if method == "sampling/createMessage":
+        return {"sampling": {}}
+    return {"elicitation": {str(params.get("mode", "form")): {}}}
 
 
 class StateError(ValueError):
@@ -170,6 +192,40 @@ class Replay:
         )
 
 
+def resume_call(
+    signer: StateSigner, tool: str, arguments: dict[str, Any] | None, owner: str | None,
+    params: dict[str, Any],
+) -> Replay:  # fmt: skip
+    """The replay of a `tools/call` round: its `requestState` and `inputResponses` read and
+    checked; a bad one is the request's invalid-params error."""
+    call = Replay.call_digest(tool, arguments, owner)
+    state = params.get("requestState")
+    responses = params.get("inputResponses")
+    if state is not None and not isinstance(state, str):
+        raise JsonRpcError(INVALID_PARAMS, "Invalid params: requestState must be a string")
+    if responses is not None and not isinstance(responses, dict):
+        raise JsonRpcError(INVALID_PARAMS, "Invalid params: inputResponses must be an object")
+    try:
+        return Replay.resume(signer, call, state, responses)
+    except StateError as exc:
+        raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+
+
+def input_required(
+    replay: Replay, signer: StateSigner, stopped: BaseException
+) -> dict[str, Any] | None:
+    """The `InputRequiredResult` of a run that stopped at questions; None if it stopped for
+    another reason. A group: the tool asked several questions at once from a task group."""
+    asked = questions_in(stopped)
+    if not asked:
+        return None
+    return {
+        "resultType": "input_required",
+        "inputRequests": {q.key: q.request for q in asked},
+        "requestState": replay.seal(signer, [q.key for q in asked]),
+    }
+
+
 class ReplayBackend:
     """The context backend of an inline call in the stateless dialect.
 
@@ -197,7 +253,10 @@ class ReplayBackend:
 
     async def request_input(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         # Never an inputRequest the client did not declare (mrtr.mdx).
-        _input.require_capability(self._capabilities, method, params)
+        try:
+            _input.require_capability(self._capabilities, method, params)
+        except ClientCapabilityError as exc:
+            raise MissingCapabilityError(str(exc), _required(method, params)) from None
         answer = self.replay.answer(method, params)
         if "error" in answer:
             raise _input.refused(method, answer["error"])

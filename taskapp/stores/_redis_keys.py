@@ -19,6 +19,9 @@ INPUTS = "inputs:"  # hash per task id: its input requests (see _redis_scripts)
 INPUT_ORDER = "inputq:"  # sorted set per task id: its unclaimed requests, oldest first
 CHANGED = "changed:"  # pub/sub channel per task id: a message after every write
 IDLE = "idle"  # pub/sub channel nobody writes to: the listener's first subscription
+STEPS = "steps:"  # hash per task id: its finished steps' results (name -> JSON)
+DEDUPE = "dedupe:"  # string per dedupe key: JSON [task id, until]
+DELETED = "deleted"  # pub/sub channel: the id of each task deleted (_redis_cache.py)
 QUEUE = "queue"  # stream of task ids waiting for a worker
 GROUP = "workers"  # the consumer group all workers read the queue through
 
@@ -45,6 +48,12 @@ class Keys:
     def inputs(self, task_id: str) -> tuple[str, str]:
         """The task's input requests, and the order of its unclaimed ones."""
         return f"{self.prefix}{INPUTS}{task_id}", f"{self.prefix}{INPUT_ORDER}{task_id}"
+
+    def steps(self, task_id: str) -> str:
+        return f"{self.prefix}{STEPS}{task_id}"
+
+    def dedupe(self, key: str) -> str:
+        return f"{self.prefix}{DEDUPE}{key}"
 
     def channel(self, task_id: str) -> str:
         return f"{self.prefix}{CHANGED}{task_id}"

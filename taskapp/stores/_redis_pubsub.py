@@ -28,9 +28,15 @@ class Changes:
     its own is confirmed.
     """
 
-    def __init__(self, channel_prefix: str, idle_channel: str) -> None:
+    def __init__(
+        self, channel_prefix: str, idle_channel: str, deleted_channel: str = "",
+        forget: Callable[[str | None], None] | None = None,
+    ) -> None:  # fmt: skip
         self._prefix = channel_prefix
         self._idle = idle_channel
+        # Task ids deleted by any process, for `forget` (and None after a reconnect).
+        self._deleted = deleted_channel
+        self._forget = forget
         self._users: dict[str, int] = {}  # task id -> waiters watching it
         self._ready: dict[str, anyio.Event] = {}  # task id -> set once subscribed
         self._events: dict[str, anyio.Event] = {}  # task id -> set by its next message
@@ -87,7 +93,8 @@ class Changes:
         while True:
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(self._idle)
+                # One command: both are active once the first confirmation comes.
+                await pubsub.subscribe(*filter(None, (self._idle, self._deleted)))
                 await pubsub.get_message(timeout=None)  # the confirmation: connected
                 self._connected()
                 if not started:
@@ -120,6 +127,8 @@ class Changes:
         tg.cancel_scope.cancel()
 
     def _connected(self) -> None:
+        if self._forget is not None:
+            self._forget(None)  # a deletion may have gone by while disconnected
         self._sent.clear()
         self._unconfirmed.clear()
         for task_id, ready in self._ready.items():
@@ -130,6 +139,9 @@ class Changes:
     async def _send(self, pubsub: PubSub) -> None:
         while True:
             await self._dirty.wait()
+            # One turn later: a waiter that leaves at once (the engine's watch of a task
+            # that ends in the same turn) then costs no SUBSCRIBE and UNSUBSCRIBE.
+            await anyio.lowlevel.checkpoint()
             self._dirty = anyio.Event()
             new = [task_id for task_id in self._users if task_id not in self._sent]
             old = [task_id for task_id in self._sent if task_id not in self._users]
@@ -146,6 +158,10 @@ class Changes:
         while True:
             message = await pubsub.get_message(timeout=None)
             if message is None or message["channel"] == self._idle:
+                continue
+            if message["channel"] == self._deleted:
+                if message["type"] == "message" and self._forget is not None:
+                    self._forget(str(message["data"]))
                 continue
             task_id = str(message["channel"]).removeprefix(self._prefix)
             if message["type"] == "message":

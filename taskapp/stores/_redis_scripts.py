@@ -78,15 +78,16 @@ end
 return 0
 """
 
-# KEYS: task, inputs, input order, owner index, expiry index, lease index
-# ARGV: task id, expiry member, channel -> 1 if the task was there, else 0
+# KEYS: task, inputs, input order, owner index, expiry index, lease index, steps
+# ARGV: task id, expiry member, channel, deleted channel -> 1 if the task was there, else 0
 DELETE = """
 local existed = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 redis.call('ZREM', KEYS[6], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
 return existed
 """
 
@@ -217,6 +218,45 @@ redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 0
 """
 
+# Step results live in a hash per task (name -> JSON), expiring with the task's hash.
+# KEYS: task, steps
+# ARGV: terminal statuses, runner (as JSON), now, name, value -> 1 stored (or kept), 0 refused
+SAVE_STEP = """
+local terminal = set_of(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'status', 'runner', '_expires')
+if not f[1] or terminal[f[1]] or f[2] ~= ARGV[2] or expired(f[3], ARGV[3]) then return 0 end
+redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1
+"""
+
+# KEYS: task, steps; ARGV: now -> HGETALL of the steps, empty without a live task
+LOAD_STEPS = """
+local f = redis.call('HMGET', KEYS[1], 'status', '_expires')
+if not f[1] or expired(f[2], ARGV[1]) then return {} end
+return redis.call('HGETALL', KEYS[2])
+"""
+
+# A dedupe key holds JSON [task id, until]; Redis drops it a little after `until`.
+# KEYS: the dedupe key; ARGV: task id, until, now, ms to keep it -> the task id it holds
+CLAIM_DEDUPE = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local h = cjson.decode(held)
+  if tonumber(h[2]) > tonumber(ARGV[3]) then return h[1] end
+end
+redis.call('SET', KEYS[1], cjson.encode({ARGV[1], tonumber(ARGV[2])}), 'PX', ARGV[4])
+return ARGV[1]
+"""
+
+# KEYS: the dedupe key; ARGV: task id -> 1 if forgotten
+RELEASE_DEDUPE = """
+local held = redis.call('GET', KEYS[1])
+if held and cjson.decode(held)[1] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 SCRIPTS: dict[str, str] = {
     name: _PRELUDE + source
     for name, source in {
@@ -233,5 +273,9 @@ SCRIPTS: dict[str, str] = {
         "take_answer": TAKE_ANSWER,
         "pending_inputs": PENDING_INPUTS,
         "drop_inputs": DROP_INPUTS,
+        "save_step": SAVE_STEP,
+        "load_steps": LOAD_STEPS,
+        "claim_dedupe": CLAIM_DEDUPE,
+        "release_dedupe": RELEASE_DEDUPE,
     }.items()
 }

@@ -57,6 +57,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " tool_error)",
         "DROP INDEX tasks_by_owner",
     ),
+    (
+        # Reliable tools (docs/reliable.md): the results of a task's finished steps, gone
+        # with the task (the trigger serves delete and sweep alike), and the dedupe keys
+        # that map a repeated call to the task it started.
+        """CREATE TABLE steps (
+            task_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (task_id, name)
+        ) WITHOUT ROWID""",
+        """CREATE TRIGGER tasks_drop_steps AFTER DELETE ON tasks
+        BEGIN DELETE FROM steps WHERE task_id = OLD.task_id; END""",
+        "CREATE TABLE dedupe (key TEXT PRIMARY KEY, task_id TEXT NOT NULL, until REAL NOT NULL)",
+        "CREATE INDEX dedupe_by_until ON dedupe (until)",
+    ),
 )
 
 

@@ -159,6 +159,32 @@ class TaskStore(Protocol):
         lapsed (an orphan) or it has no runner yet (queued for a worker). Of several
         engines adopting the same task, exactly one gets the record; the rest get None."""
 
+    # -- reliable tools: step results and dedupe keys (docs/reliable.md) ---------------
+    # A step's result outlives its process, so a task run again skips the steps that
+    # finished; a dedupe key maps a call to the task it started, so a repeated call
+    # finds that task instead of starting another.
+
+    async def save_step(
+        self, task_id: str, name: str, value: str, *, runner: str, now: float
+    ) -> bool:
+        """Store the result (JSON text) of the task's finished step `name`, only if the
+        task is unexpired, not terminal and run by `runner` (its record's runner): a
+        process whose task another engine adopted may not write it. True if stored, or
+        if the step was stored already (the first value stays); False otherwise."""
+
+    async def load_steps(self, task_id: str, *, now: float) -> dict[str, str]:
+        """The task's stored step results (name -> JSON text); empty when none, or when
+        the task is gone or expired. Deleting or sweeping a task removes its steps."""
+
+    async def claim_dedupe(self, key: str, task_id: str, *, until: float, now: float) -> str:
+        """Atomically: the task id that `key` holds, if it holds one past `now`; else make
+        `key` hold `task_id` until `until` and return `task_id`. Of several claims made at
+        once (by any processes), all return the same id."""
+
+    async def release_dedupe(self, key: str, task_id: str) -> None:
+        """Forget `key` if it still holds `task_id` (its task failed, was cancelled or is
+        gone); a key that holds another id is left alone."""
+
 
 @runtime_checkable
 class WorkQueue(Protocol):

@@ -61,6 +61,9 @@ class MemoryStore:
         # unclaimed and the claimed apart, and a released request jumps the queue.
         self._unanswered: dict[str, dict[str, None]] = {}
         self._next_seq = 0
+        self._steps: dict[str, dict[str, str]] = {}  # task id -> step name -> result JSON
+        self._dedupe: dict[str, tuple[str, float]] = {}  # key -> (task id, until)
+        self._dedupe_expiry: list[tuple[float, str]] = []
 
     async def open(self) -> None:
         return None
@@ -164,6 +167,7 @@ class MemoryStore:
             owned.seqs = [s for s in owned.seqs if s in self._id_of]
             owned.dead = 0
         self._wake(task_id)
+        self._steps.pop(task_id, None)
         await self.drop_inputs(task_id)
         return True
 
@@ -174,6 +178,11 @@ class MemoryStore:
             record = self._records.get(task_id)
             if record is not None and record.is_expired(now) and await self.delete(task_id):
                 removed += 1
+        while self._dedupe_expiry and self._dedupe_expiry[0][0] <= now:
+            _, key = heapq.heappop(self._dedupe_expiry)
+            held = self._dedupe.get(key)
+            if held is not None and held[1] <= now:
+                del self._dedupe[key]
         return removed
 
     # -- input requests ---------------------------------------------------------
@@ -266,6 +275,37 @@ class MemoryStore:
         self._records[task_id] = adopted
         self._wake(task_id)
         return adopted
+
+    # -- step results and dedupe keys -------------------------------------------------
+
+    async def save_step(
+        self, task_id: str, name: str, value: str, *, runner: str, now: float
+    ) -> bool:
+        record = self._records.get(task_id)
+        if record is None or record.terminal or record.runner != runner:
+            return False
+        if record.is_expired(now):
+            return False
+        self._steps.setdefault(task_id, {}).setdefault(name, value)
+        return True
+
+    async def load_steps(self, task_id: str, *, now: float) -> dict[str, str]:
+        if self.get_now(task_id, now=now) is None:
+            return {}
+        return dict(self._steps.get(task_id, {}))
+
+    async def claim_dedupe(self, key: str, task_id: str, *, until: float, now: float) -> str:
+        held = self._dedupe.get(key)
+        if held is not None and held[1] > now:
+            return held[0]
+        self._dedupe[key] = (task_id, until)
+        heapq.heappush(self._dedupe_expiry, (until, key))
+        return task_id
+
+    async def release_dedupe(self, key: str, task_id: str) -> None:
+        held = self._dedupe.get(key)
+        if held is not None and held[0] == task_id:
+            del self._dedupe[key]
 
     def _wake(self, task_id: str) -> None:
         event = self._events.pop(task_id, None)

@@ -14,11 +14,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
-from ..records import KEEP, Outcome, TaskRecord, TaskStatus, apply_update, record_to_json
+from ..records import TaskRecord
 from ._cursors import decode_cursor, encode_cursor
+from ._redis_cache import RecordsSeen, Seen
 from ._redis_connection import connect, split_prefix
 from ._redis_keys import (
     CHANGED,
+    DELETED,
     EXPIRY,
     GROUP,
     IDLE,
@@ -35,12 +37,13 @@ from ._redis_keys import (
 from ._redis_pubsub import Changes
 from ._redis_queue import dequeue, forget_workers
 from ._redis_scripts import SCRIPTS
+from ._redis_steps import RedisSteps
 from .base import TaskNotFoundError
 
 __all__ = ("GROUP", "RedisStore")  # GROUP: the consumer group, for tests and operators
 
 
-class RedisStore:
+class RedisStore(RedisSteps, RecordsSeen):
     """Tasks in Redis (redis-py's asyncio client), safe to share between processes and hosts.
 
     Expiry uses Redis key TTLs; listing, sweeping and finding orphans use sorted sets;
@@ -91,6 +94,7 @@ class RedisStore:
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._changes: Changes | None = None
+        self._seen = Seen()  # ended records and update hints (_redis_cache.py)
         # Holds the pub/sub listener's task group from `open` to `close`.
         self._stack: AsyncExitStack | None = None
         self._workers: set[str] = set()  # consumer names dequeue used; removed at close
@@ -103,7 +107,8 @@ class RedisStore:
         client = await connect(self.url, self._options, self._keys.of(QUEUE))
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
-        self._changes = Changes(self._keys.of(CHANGED), self._keys.of(IDLE))
+        at = self._keys
+        self._changes = Changes(at.of(CHANGED), at.of(IDLE), at.of(DELETED), self._seen.forget)
         async with AsyncExitStack() as stack:
             tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)  # runs first: the group then exits at once
@@ -155,11 +160,7 @@ class RedisStore:
         ]
         if not await self._run("create", keys, args):
             raise ValueError(f"task id {record.task_id!r} is already taken")
-
-    async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
-        fields = await self._redis.hgetall(self._keys.task(task_id))  # type: ignore[misc, unused-ignore]
-        record = from_hash(cast("dict[str, str]", fields))
-        return None if record is None or record.is_expired(now) else record
+        self._seen.remember(record)
 
     async def _get_many(self, task_ids: Sequence[str]) -> list[TaskRecord | None]:
         if not task_ids:
@@ -168,33 +169,6 @@ class RedisStore:
             for task_id in task_ids:
                 pipe.hgetall(self._keys.task(task_id))
             return [from_hash(fields) for fields in await pipe.execute()]
-
-    async def update(
-        self,
-        task_id: str,
-        *,
-        now: float,
-        status: TaskStatus | None = None,
-        status_message: str | None = KEEP,
-        outcome: Outcome | None = None,
-    ) -> TaskRecord:
-        # Optimistic: the state machine runs here (records.apply_update, as in every
-        # store), and the script writes only if nobody changed the record meanwhile.
-        while True:
-            record = await self.get(task_id, now=now)
-            if record is None:
-                raise TaskNotFoundError(task_id)
-            new = apply_update(
-                record, now=now, status=status, status_message=status_message, outcome=outcome
-            )
-            data = record_to_json(new)
-            names = ["status", "updatedAt", "version", "statusMessage"]
-            if outcome is not None:  # a result of several MB is written once
-                names.append("outcome")
-            args = [task_id, record.version, self._keys.channel(task_id), int(new.terminal)]
-            args += [item for name in names for item in (name, json.dumps(data[name]))]
-            if await self._run("update", [self._keys.task(task_id), self._keys.of(LEASES)], args):
-                return new
 
     async def list_tasks(
         self, owner: str | None, *, cursor: str | None, limit: int, now: float
@@ -243,9 +217,11 @@ class RedisStore:
             self._keys.owner(owner_id),
             self._keys.of(EXPIRY),
             self._keys.of(LEASES),
+            self._keys.steps(task_id),
         ]
+        self._seen.forget(task_id)
         args = [task_id, expiry_member(task_id, owner_id), self._keys.channel(task_id)]
-        return bool(await self._run("delete", keys, args))
+        return bool(await self._run("delete", keys, [*args, self._keys.of(DELETED)]))
 
     async def sweep(self, *, now: float) -> int:
         removed = 0

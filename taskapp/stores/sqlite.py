@@ -17,6 +17,7 @@ import anyio
 
 from ..records import KEEP, Outcome, TaskRecord, TaskStatus
 from . import _sqlite_sql as sql
+from . import _sqlite_steps as steps
 from ._cursors import decode_cursor, encode_cursor
 from ._sqlite_schema import MIGRATIONS, SchemaVersionError, data_version, migrate
 from ._sqlite_watch import Changes
@@ -232,6 +233,22 @@ class SQLiteStore:
         if adopted is not None:
             self._changes.wake(task_id)
         return adopted
+
+    # -- step results and dedupe keys (`_sqlite_steps`) ---------------------------------
+
+    async def save_step(
+        self, task_id: str, name: str, value: str, *, runner: str, now: float
+    ) -> bool:
+        return await self._run(steps.save_step, task_id, name, value, runner, now)
+
+    async def load_steps(self, task_id: str, *, now: float) -> dict[str, str]:
+        return await self._run(steps.load_steps, task_id, now)
+
+    async def claim_dedupe(self, key: str, task_id: str, *, until: float, now: float) -> str:
+        return await self._run(steps.claim_dedupe, key, task_id, until, now)
+
+    async def release_dedupe(self, key: str, task_id: str) -> None:
+        await self._run(steps.release_dedupe, key, task_id)
 
 
 def _timeout(expires_at: float | None, now: float) -> float | None:

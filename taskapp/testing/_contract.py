@@ -11,12 +11,13 @@ from ._inputs import InputContract
 from ._leases import LeaseContract
 from ._listing import ListingContract
 from ._records import RecordContract
+from ._steps import StepContract
 from ._waiting import WaitContract
 
 
 @pytest.mark.anyio
 class TaskStoreContract(
-    LeaseContract, InputContract, WaitContract, ListingContract, RecordContract
+    StepContract, LeaseContract, InputContract, WaitContract, ListingContract, RecordContract
 ):
     """Subclass it in a test module and override the `store` fixture; pytest then runs
     every test below against your store. The class name has no `Test` prefix, so pytest

@@ -62,22 +62,23 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> bytes
     After a 413 uvicorn discards the rest of the body as it comes (memory stays
     bounded) so that the client, still sending, reads the answer: closing at once
     would reset the connection under it. A 408 closes the connection."""
-    too_large = refusal(
-        413, JsonRpcError(INVALID_REQUEST, f"Payload too large: over {max_bytes} bytes")
-    )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        return too_large
+        return _too_large(max_bytes)
     body = bytearray()
     with anyio.move_on_after(timeout_s):
         async for chunk in request.stream():
             if len(body) + len(chunk) > max_bytes:
-                return too_large
+                return _too_large(max_bytes)
             body += chunk
         return bytes(body)
     log.warning("body too slow", timeout_s=timeout_s, received=len(body))
     why = f"Request timeout: the body did not arrive within {timeout_s:g} s"
     return refusal(408, JsonRpcError(INVALID_REQUEST, why), headers=_CLOSE)
+
+
+def _too_large(max_bytes: int) -> Response:
+    return refusal(413, JsonRpcError(INVALID_REQUEST, f"Payload too large: over {max_bytes} bytes"))
 
 
 class HostCheck:
