@@ -460,3 +460,28 @@ async def test_a_task_sampling_request_goes_to_the_sampling_handler() -> None:
     [request] = requests
     assert request["maxTokens"] == 60
     assert request["messages"][0]["content"]["text"] == "Summarize in one line: A long text."
+
+
+async def test_a_call_the_server_turns_into_a_task_midway_is_followed_to_its_end() -> None:
+    """examples/promote.py: `lookup` answers inline when quick and becomes a task past
+    `inline_for`; `research` asks in an MRTR round first, then goes on as a task."""
+    from examples.promote import app
+
+    made: list[str] = []
+
+    async def on_task(task: Task) -> None:
+        made.append(task.task_id)
+
+    recorder = Recorder({"action": "accept", "content": {"levels": 2}})
+    with anyio.fail_after(20):
+        async with recorder.client(app) as client:
+            quick = await client.call_tool("lookup", {"query": "q"}, on_task=on_task)
+            assert made == []
+            slow = await client.call_tool("lookup", {"query": "s", "delay": 2.5}, on_task=on_task)
+            assert len(made) == 1
+            deep = await client.call_tool("research", {"topic": "owls"}, on_task=on_task)
+    assert (quick.text, slow.text, deep.text) == ("found q", "found s", "owls: 2 levels researched")
+    assert len(made) == 2
+    assert [q["message"] for q in recorder.asked] == [
+        "How many levels deep should I research owls?"
+    ]
