@@ -57,6 +57,10 @@ PROGRAM = textwrap.dedent(
             await client.call_tool("fails")
             created = await client.call_tool_as_task("chatty")
             await client.get_task_result(created.task.task_id)
+        async with Client(app if target == "memory" else server, dialect="auto") as client:
+            assert client.dialect == "2026-07-28"  # the probe, polling: quiet too
+            await client.call_tool("fails")
+            await client.call_tool("chatty")
         print("MARKER")
 
 
