@@ -82,7 +82,7 @@ class Client:
         protocol_version: str = LATEST,
         client_name: str = "taskapp-client",
         task_support: bool = False,
-        dialect: DialectChoice = "2025-11-25",
+        dialect: DialectChoice = "auto",
         probe_timeout: float = 10.0,
     ) -> None:
         if dialect not in ("auto", MODERN, LEGACY):

@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 import pytest
 
-from taskapp import Client
+from tests.clients import LegacyClient
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -82,7 +82,7 @@ def server() -> Iterator[tuple[str, str]]:
 
 def start_task(url: str, **arguments: Any) -> str:
     async def call() -> str:
-        async with Client(url) as client:
+        async with LegacyClient(url) as client:
             created = await client.call_tool_as_task("slow_add", arguments)
             return created.task.task_id
 
