@@ -253,6 +253,12 @@ class ModernCalls:
         answered: set[str] = set()
         seen: tuple[str, str | None] | None = None
         task = first if first is not None else await self.get_task(task_id)
+        if (
+            first is not None
+            and first.status in ("completed", "failed")
+            and (first.result is None and first.error is None)
+        ):  # a handle that has already ended (e.g. a required tool that ended inline)
+            task = await self.get_task(task_id)  # carries no result: tasks/get does
         while True:
             if (task.status, task.status_message) != seen:
                 seen = (task.status, task.status_message)
