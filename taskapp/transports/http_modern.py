@@ -79,8 +79,7 @@ _SSE_HEADERS = [
 
 def is_modern(message: dict[str, Any], headers: Headers) -> bool:
     """Whether a POST speaks 2026-07-28: its `_meta` carries the envelope or, without a
-    session, its headers say so. An `initialize` opens a 2025-11-25 session unless its
-    `_meta` carries the envelope: then it is a 2026 request for a method 2026 lacks."""
+    session, its headers say so. An `initialize` without the envelope is 2025-11-25."""
     params = message.get("params")
     if isinstance(params, dict) and mcp2026.has_envelope(params):
         return True
