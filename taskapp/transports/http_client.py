@@ -20,21 +20,12 @@ from anyio.abc import TaskGroup
 
 from .._logging import get_logger
 from ..sessions.channel import Channel
+from ..wire import mcp2026
 from ..wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
 
 log = get_logger("taskapp.client")
 
 MODERN_VERSION = "2026-07-28"
-# The body field `Mcp-Name` mirrors, per method (streamable-http "Standard Request
-# Headers"; the tasks extension's "Streamable HTTP: Routing Headers").
-_NAME_SOURCES = {
-    "tools/call": "name",
-    "prompts/get": "name",
-    "resources/read": "uri",
-    "tasks/get": "taskId",
-    "tasks/update": "taskId",
-    "tasks/cancel": "taskId",
-}
 
 
 class HttpClientChannel(Channel):
@@ -200,7 +191,7 @@ def modern_headers(message: dict[str, Any]) -> dict[str, str]:
         return headers
     headers["mcp-method"] = method
     params = message.get("params")
-    source = _NAME_SOURCES.get(method)
+    source = mcp2026.NAME_SOURCES.get(method)
     name = params.get(source) if source is not None and isinstance(params, dict) else None
     if isinstance(name, str):
         headers["mcp-name"] = header_value(name)
