@@ -143,6 +143,7 @@ def no_timer(monkeypatch: pytest.MonkeyPatch) -> None:
     """The feed's re-read timer, for stores without creation notices, never fires: what
     wakes the feed is a store's notification."""
     monkeypatch.setattr(feed, "NEW_TASKS_S", 1e9)
+    monkeypatch.setattr(feed, "OFF_PAGE_S", 1e9)
 
 
 @pytest.mark.usefixtures("no_timer")
@@ -192,6 +193,23 @@ async def test_the_feed_drops_an_ended_task_when_it_is_deleted(store: MemoryStor
     with anyio.fail_after(5):
         second = await anext(lister)
     assert [t["taskId"] for t in second["tasks"]] == ["t-new"]
+    await lister.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_task_entering_a_filtered_page_shows_on_the_off_page_timer(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No store announces changes of tasks off the page: a task that completes while
+    the page shows only completed ones is found by reading again after `OFF_PAGE_S`."""
+    monkeypatch.setattr(feed, "NEW_TASKS_S", 1e9)
+    done = TaskFilter(statuses=frozenset({TaskStatus.COMPLETED}))
+    lister = snapshots(store, store, done, cursor=None, limit=10)
+    assert (await anext(lister))["tasks"] == []
+    await store.update("t-old", now=NOW, status=TaskStatus.COMPLETED)
+    monkeypatch.setattr(feed, "OFF_PAGE_S", 0.0)
+    with anyio.fail_after(5):
+        second = await anext(lister)
+    assert [t["taskId"] for t in second["tasks"]] == ["t-old"]
     await lister.aclose()  # type: ignore[attr-defined]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +22,9 @@ from ..wire.mcp2025 import timestamp, wire_status
 #: announces changes task by task only: a task created elsewhere shows within this many
 #: seconds, by reading the page again.
 NEW_TASKS_S = 2.0
+#: No store announces the changes of tasks off the page (the counts, a task that enters
+#: a status filter): with creation notices, those show within this many seconds.
+OFF_PAGE_S = 10.0
 #: The tasks of a page that the feed waits on at once.
 WATCHED = 100
 
@@ -117,18 +119,19 @@ async def until_change(
     store wakes its waiters: no polling); return the creation mark to wait from next.
 
     Without `creations` (a store that does not announce them), a task created meanwhile
-    has nothing to wait on: `NEW_TASKS_S` pass at most.
+    has nothing to wait on: `NEW_TASKS_S` pass at most. With them, `OFF_PAGE_S` at most,
+    for what nothing announces (changes of tasks off the page).
     """
     shown = page[:WATCHED]
     marks = [mark]
-    with anyio.move_on_after(NEW_TASKS_S if creations is None else math.inf):
+    with anyio.move_on_after(NEW_TASKS_S if creations is None else OFF_PAGE_S):
         async with anyio.create_task_group() as tg:
             for record in shown:
                 tg.start_soon(_changed, store, record, tg.cancel_scope)
             if creations is not None and mark is not None:
                 tg.start_soon(_created, creations, mark, marks, tg.cancel_scope)
             elif not shown:
-                await anyio.sleep_forever()  # until NEW_TASKS_S pass
+                await anyio.sleep_forever()  # until the timer
     return marks[-1]
 
 
