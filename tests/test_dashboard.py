@@ -16,10 +16,15 @@ import pytest
 
 from examples.custom_store import DictStore
 from taskapp import cli
-from taskapp.dashboard import DashboardConfig, dashboard_app
+from taskapp.dashboard import DashboardConfig, dashboard_app, feed
 from taskapp.dashboard.feed import snapshots
 from taskapp.records import TaskStatus
-from taskapp.stores import CannotListAllOwnersError, MemoryStore, TaskFilter
+from taskapp.stores import (
+    CannotListAllOwnersError,
+    MemoryStore,
+    TaskFilter,
+    announces_creations,
+)
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.testing import NOW, make_record
 
@@ -131,6 +136,96 @@ async def test_the_feed_follows_the_stores_notifications(store: MemoryStore) -> 
     assert [t["status"] for t in second["tasks"]] == ["working", "completed"]
     assert second["counts"]["completed"] == 1
     await feed.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def no_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's re-read timer, for stores without creation notices, never fires: what
+    wakes the feed is a store's notification."""
+    monkeypatch.setattr(feed, "NEW_TASKS_S", 1e9)
+    monkeypatch.setattr(feed, "OFF_PAGE_S", 1e9)
+
+
+@pytest.mark.usefixtures("no_timer")
+async def test_the_feed_shows_a_new_task_from_the_stores_creation_notice(
+    store: MemoryStore,
+) -> None:
+    lister = snapshots(store, store, TaskFilter(), cursor=None, limit=10)
+    first = await anext(lister)
+    assert [t["taskId"] for t in first["tasks"]] == ["t-new", "t-old"]
+    await store.create(make_record("t-newer", owner="session:xyz", created_at=NOW + 2))
+
+    with anyio.fail_after(5):  # only a guard: the timer would take 1e9 s
+        second = await anext(lister)
+    assert [t["taskId"] for t in second["tasks"]] == ["t-newer", "t-new", "t-old"]
+    assert second["counts"]["working"] == 3
+    await lister.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("no_timer")
+async def test_the_feed_shows_a_task_another_process_creates_in_sqlite(tmp_path: Path) -> None:
+    here, there = SQLiteStore(tmp_path / "t.db"), SQLiteStore(tmp_path / "t.db")
+    await here.open()
+    await there.open()
+    try:
+        await here.create(make_record("s-done", status=TaskStatus.COMPLETED, created_at=NOW))
+        lister = snapshots(here, here, TaskFilter(), cursor=None, limit=10)
+        first = await anext(lister)
+        assert [t["taskId"] for t in first["tasks"]] == ["s-done"]
+        await there.create(make_record("s-new", created_at=NOW + 1))
+        with anyio.fail_after(10):
+            second = await anext(lister)
+        assert [t["taskId"] for t in second["tasks"]] == ["s-new", "s-done"]
+        await lister.aclose()  # type: ignore[attr-defined]
+    finally:
+        await here.close()
+        await there.close()
+
+
+@pytest.mark.usefixtures("no_timer")
+async def test_the_feed_drops_an_ended_task_when_it_is_deleted(store: MemoryStore) -> None:
+    """With no timer, an ended task of the page is waited on too: its deletion shows."""
+    await store.update("t-old", now=NOW, status=TaskStatus.COMPLETED)
+    lister = snapshots(store, store, TaskFilter(), cursor=None, limit=10)
+    first = await anext(lister)
+    assert [t["taskId"] for t in first["tasks"]] == ["t-new", "t-old"]
+    assert await store.delete("t-old")
+    with anyio.fail_after(5):
+        second = await anext(lister)
+    assert [t["taskId"] for t in second["tasks"]] == ["t-new"]
+    await lister.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_task_entering_a_filtered_page_shows_on_the_off_page_timer(
+    store: MemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No store announces changes of tasks off the page: a task that completes while
+    the page shows only completed ones is found by reading again after `OFF_PAGE_S`."""
+    monkeypatch.setattr(feed, "NEW_TASKS_S", 1e9)
+    done = TaskFilter(statuses=frozenset({TaskStatus.COMPLETED}))
+    lister = snapshots(store, store, done, cursor=None, limit=10)
+    assert (await anext(lister))["tasks"] == []
+    await store.update("t-old", now=NOW, status=TaskStatus.COMPLETED)
+    monkeypatch.setattr(feed, "OFF_PAGE_S", 0.0)
+    with anyio.fail_after(5):
+        second = await anext(lister)
+    assert [t["taskId"] for t in second["tasks"]] == ["t-old"]
+    await lister.aclose()  # type: ignore[attr-defined]
+
+
+async def test_without_creation_notices_the_feed_reads_again_on_a_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store of your own without `wait_created` (examples/custom_store.py's) still
+    shows new tasks: the feed waits `NEW_TASKS_S` at most."""
+    assert announces_creations(DictStore()) is None
+    monkeypatch.setattr(feed, "NEW_TASKS_S", 0.0)
+    record = make_record("d-1")
+    custom = DictStore()
+    await custom.create(record)
+    with anyio.fail_after(5):
+        assert await feed.until_change(custom, [record]) is None
+        assert await feed.until_change(custom, []) is None
 
 
 async def test_the_standalone_dashboard_reads_a_sqlite_store(tmp_path: Path) -> None:

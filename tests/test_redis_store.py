@@ -188,7 +188,7 @@ async def test_one_pubsub_connection_serves_every_waiter(redis_url: str, raw: Re
             records = [make_record(created_at=time.time()) for _ in range(200)]
             for record in records:
                 await b.create(record)
-            assert await _subscribers(raw, name) == [2]  # the idle and deleted channels
+            assert await _subscribers(raw, name) == [3]  # the idle, deleted and created channels
             woken: list[str] = []
 
             async def waiter(record: TaskRecord) -> None:
@@ -200,11 +200,11 @@ async def test_one_pubsub_connection_serves_every_waiter(redis_url: str, raw: Re
                 async with anyio.create_task_group() as tg:
                     for record in records:
                         tg.start_soon(waiter, record)
-                    await _until(lambda: _subscribers_are(raw, name, [202]))
+                    await _until(lambda: _subscribers_are(raw, name, [203]))
                     for record in records:
                         await b.update(record.task_id, now=time.time(), status_message="go")
             assert sorted(woken) == sorted(r.task_id for r in records)
-            await _until(lambda: _subscribers_are(raw, name, [2]))
+            await _until(lambda: _subscribers_are(raw, name, [3]))
     finally:
         await delete_keys(redis_url, prefix)
 
@@ -227,7 +227,7 @@ async def test_a_waiter_survives_a_lost_pubsub_connection(redis_url: str, raw: R
             with anyio.fail_after(10):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(waiter)
-                    await _until(lambda: _subscribers_are(raw, name, [3]))
+                    await _until(lambda: _subscribers_are(raw, name, [4]))
                     [old] = [c["id"] for c in await raw.client_list() if c["name"] == name
                              and c["sub"] != "0"]  # fmt: skip
                     await raw.client_kill_filter(_id=old)
@@ -270,7 +270,7 @@ async def _resubscribed(raw: Redis, name: str, old: str) -> bool:
     clients = await raw.client_list()
     return [
         (c["id"] != old, c["sub"]) for c in clients if c["name"] == name and c["sub"] != "0"
-    ] == [(True, "3")]
+    ] == [(True, "4")]
 
 
 CHILD = """

@@ -9,13 +9,23 @@ from typing import Any
 import anyio
 
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, outcome_to_json
-from ..stores import ListsAllOwners, TaskFilter, TaskStore
+from ..stores import (
+    AnnouncesCreations,
+    ListsAllOwners,
+    TaskFilter,
+    TaskStore,
+    announces_creations,
+)
 from ..wire.mcp2025 import timestamp, wire_status
 
-#: Stores announce changes task by task (`TaskStore.wait`), not the creation of a task:
-#: a task created elsewhere shows within this many seconds, by reading the page again.
+#: A store without creation notices (`AnnouncesCreations`: the built-in stores have them)
+#: announces changes task by task only: a task created elsewhere shows within this many
+#: seconds, by reading the page again.
 NEW_TASKS_S = 2.0
-#: The live tasks of a page that the feed waits on at once.
+#: No store announces the changes of tasks off the page (the counts, a task that enters
+#: a status filter): with creation notices, those show within this many seconds.
+OFF_PAGE_S = 10.0
+#: The tasks of a page that the feed waits on at once.
 WATCHED = 100
 
 
@@ -80,6 +90,9 @@ async def snapshots(
     limit: int,
 ) -> AsyncIterator[dict[str, Any]]:
     """The page and the counts, again each time they change; forever."""
+    creations = announces_creations(store)
+    # Taken before the page is read: a task created after the read ends the next wait.
+    mark = None if creations is None else await creations.wait_created(after=None)
     last: dict[str, Any] | None = None
     while True:
         now = time.time()
@@ -93,22 +106,44 @@ async def snapshots(
         if snapshot != last:
             yield snapshot
             last = snapshot
-        await until_change(store, page)
+        mark = await until_change(store, page, creations, mark)
 
 
-async def until_change(store: TaskStore, page: list[TaskRecord]) -> None:
-    """Until a live task of the page changes (the store wakes its waiters: no polling),
-    or `NEW_TASKS_S` pass (a task created meanwhile has no task to wait on)."""
-    live = [record for record in page if not record.terminal][:WATCHED]
-    if not live:
-        await anyio.sleep(NEW_TASKS_S)
-        return
-    with anyio.move_on_after(NEW_TASKS_S):
+async def until_change(
+    store: TaskStore,
+    page: list[TaskRecord],
+    creations: AnnouncesCreations | None = None,
+    mark: int | None = None,
+) -> int | None:
+    """Until a task of the page changes or goes, or a task is created after `mark` (the
+    store wakes its waiters: no polling); return the creation mark to wait from next.
+
+    Without `creations` (a store that does not announce them), a task created meanwhile
+    has nothing to wait on: `NEW_TASKS_S` pass at most. With them, `OFF_PAGE_S` at most,
+    for what nothing announces (changes of tasks off the page).
+    """
+    shown = page[:WATCHED]
+    marks = [mark]
+    with anyio.move_on_after(NEW_TASKS_S if creations is None else OFF_PAGE_S):
         async with anyio.create_task_group() as tg:
-            for record in live:
+            for record in shown:
                 tg.start_soon(_changed, store, record, tg.cancel_scope)
+            if creations is not None and mark is not None:
+                tg.start_soon(_created, creations, mark, marks, tg.cancel_scope)
+            elif not shown:
+                await anyio.sleep_forever()  # until the timer
+    return marks[-1]
 
 
 async def _changed(store: TaskStore, record: TaskRecord, scope: anyio.CancelScope) -> None:
+    # A live task's next change; an ended one changes no more, but it may be deleted or
+    # expire (then `wait` returns None), and the page must lose it.
     await store.wait(record.task_id, after_version=record.version, now=time.time())
+    scope.cancel()
+
+
+async def _created(
+    creations: AnnouncesCreations, mark: int, marks: list[int | None], scope: anyio.CancelScope
+) -> None:
+    marks.append(await creations.wait_created(after=mark))
     scope.cancel()

@@ -13,6 +13,8 @@ from ..records import ToolOutcome as ToolOutcome
 from ..records import apply_update as apply_update
 from ..records import record_from_json as record_from_json
 from ..records import record_to_json as record_to_json
+from ._created import AnnouncesCreations as AnnouncesCreations
+from ._created import announces_creations as announces_creations
 from ._listing_all import CannotListAllOwnersError as CannotListAllOwnersError
 from ._listing_all import ListsAllOwners as ListsAllOwners
 from ._listing_all import TaskFilter as TaskFilter
@@ -27,6 +29,7 @@ from .memory import MemoryStore as MemoryStore
 
 __all__ = (
     "KEEP",
+    "AnnouncesCreations",
     "AnswersNow",
     "CannotListAllOwnersError",
     "InvalidCursorError",
@@ -42,6 +45,7 @@ __all__ = (
     "ToolOutcome",
     "WorkQueue",
     "all_owners",
+    "announces_creations",
     "answers_now",
     "apply_update",
     "open_store",

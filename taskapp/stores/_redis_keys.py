@@ -24,6 +24,7 @@ IDLE = "idle"  # pub/sub channel nobody writes to: the listener's first subscrip
 STEPS = "steps:"  # hash per task id: its finished steps' results (name -> JSON)
 DEDUPE = "dedupe:"  # string per dedupe key: JSON [task id, until]
 DELETED = "deleted"  # pub/sub channel: the id of each task deleted (_redis_cache.py)
+CREATED = "created"  # pub/sub channel: the creation number of each task created
 QUEUE = "queue"  # stream of task ids waiting for a worker
 GROUP = "workers"  # the consumer group all workers read the queue through
 

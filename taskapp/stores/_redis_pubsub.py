@@ -30,10 +30,13 @@ class Changes:
 
     def __init__(
         self, channel_prefix: str, idle_channel: str, deleted_channel: str = "",
-        forget: Callable[[str | None], None] | None = None,
+        forget: Callable[[str | None], None] | None = None, created_channel: str = "",
     ) -> None:  # fmt: skip
         self._prefix = channel_prefix
         self._idle = idle_channel
+        # A message per task created by any process, for `wait_created`.
+        self._created_channel = created_channel
+        self._created: anyio.Event | None = None  # set by the next creation heard of
         # Task ids deleted by any process, for `forget` (and None after a reconnect).
         self._deleted = deleted_channel
         self._forget = forget
@@ -49,6 +52,18 @@ class Changes:
         if event is None:
             event = self._events[task_id] = anyio.Event()
         return event
+
+    def created_event(self) -> anyio.Event:
+        """The event the next creation (or a reconnect) sets; take it before reading the
+        creation counter. The channel is subscribed with the connection: no wait for it."""
+        if self._created is None:
+            self._created = anyio.Event()
+        return self._created
+
+    def _wake_created(self) -> None:
+        created, self._created = self._created, None
+        if created is not None:
+            created.set()
 
     @asynccontextmanager
     async def watching(self, task_id: str) -> AsyncIterator[None]:
@@ -79,6 +94,7 @@ class Changes:
             for event in events.values():
                 event.set()
         self._events.clear()
+        self._wake_created()
 
     def _wake(self, task_id: str) -> None:
         event = self._events.pop(task_id, None)
@@ -94,7 +110,9 @@ class Changes:
             pubsub = client.pubsub()
             try:
                 # One command: both are active once the first confirmation comes.
-                await pubsub.subscribe(*filter(None, (self._idle, self._deleted)))
+                await pubsub.subscribe(
+                    *filter(None, (self._idle, self._deleted, self._created_channel))
+                )
                 await pubsub.get_message(timeout=None)  # the confirmation: connected
                 self._connected()
                 if not started:
@@ -129,6 +147,7 @@ class Changes:
     def _connected(self) -> None:
         if self._forget is not None:
             self._forget(None)  # a deletion may have gone by while disconnected
+        self._wake_created()  # and a creation: its waiters read the counter again
         self._sent.clear()
         self._unconfirmed.clear()
         for task_id, ready in self._ready.items():
@@ -158,6 +177,10 @@ class Changes:
         while True:
             message = await pubsub.get_message(timeout=None)
             if message is None or message["channel"] == self._idle:
+                continue
+            if message["channel"] == self._created_channel:
+                if message["type"] == "message":
+                    self._wake_created()
                 continue
             if message["channel"] == self._deleted:
                 if message["type"] == "message" and self._forget is not None:

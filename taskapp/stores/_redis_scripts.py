@@ -23,11 +23,11 @@ end
 # KEYS: task, sequence counter, owner index, expiry index, lease index, every task's
 #       index, the status's index
 # ARGV: task id, ttl ms ('' = none), expires at, expiry member, lease score ('' = ended),
-#       then field, value, ... -> 1, or 0 when the id is taken
+#       created channel, then field, value, ... -> 1, or 0 when the id is taken
 CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], '_seq', seq, unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], '_seq', seq, unpack(ARGV, 7))
 if ARGV[2] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
@@ -36,6 +36,7 @@ redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[6], seq, ARGV[1])
 redis.call('ZADD', KEYS[7], seq, ARGV[1])
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1]) end
+redis.call('PUBLISH', ARGV[6], seq)
 return 1
 """
 

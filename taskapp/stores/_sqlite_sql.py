@@ -270,6 +270,12 @@ def versions(conn: sqlite3.Connection, task_ids: list[str]) -> dict[str, int]:
     return found
 
 
+def generation(conn: sqlite3.Connection) -> int:
+    """The highest task `seq` ever handed out: AUTOINCREMENT keeps it, deletions included."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'tasks'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
 def renew_leases(conn: sqlite3.Connection, runner: str, task_ids: list[str], until: float) -> None:
     with immediate(conn):
         conn.executemany(

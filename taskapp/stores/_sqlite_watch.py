@@ -37,6 +37,7 @@ class Changes:
         self._watching = False  # one waiter at a time looks for other processes' writes
         self._parked: dict[anyio.Event, int] = {}  # the other waiters' events (and how many)
         self._seen: dict[str, int] = {}  # task id -> the oldest version its waiters have read
+        self._created: anyio.Event | None = None  # woken by a creation (or a foreign write)
 
     def event(self, task_id: str) -> anyio.Event:
         """The event a change of the task's record sets. Take it before reading the
@@ -46,6 +47,13 @@ class Changes:
     def input_event(self, task_id: str) -> anyio.Event:
         """The event a change of the task's input requests sets (take it before reading)."""
         return self._input_events.setdefault(task_id, anyio.Event())
+
+    def created_event(self) -> anyio.Event:
+        """The event a creation sets (take it before reading the generation). Another
+        process's creation is seen as a foreign write: any one sets it."""
+        if self._created is None:
+            self._created = anyio.Event()
+        return self._created
 
     def saw(self, task_id: str, version: int) -> None:
         """A waiter read this version: only a foreign write of another one wakes it."""
@@ -95,6 +103,7 @@ class Changes:
                 self.wake(task_id)
         for task_id in list(self._input_events):
             self.wake_input(task_id)
+        self.wake_created()  # it reads the generation again: perhaps a task was created
 
     def _hand_over(self) -> None:
         """Wake one sleeping waiter: it reads again, finds nothing new, and watches."""
@@ -105,6 +114,8 @@ class Changes:
             self.wake(key)  # removed as it is set: a set event is never handed out again
         for key in [k for k, e in self._input_events.items() if e is sleeper]:
             self.wake_input(key)
+        if sleeper is self._created:
+            self.wake_created()
 
     def wake(self, task_id: str) -> None:
         """Wake the waiters of the task's record and of its input requests."""
@@ -119,9 +130,15 @@ class Changes:
         if event is not None:
             event.set()
 
+    def wake_created(self) -> None:
+        created, self._created = self._created, None
+        if created is not None:
+            created.set()
+
     def wake_all(self) -> None:
         for events in (self._events, self._input_events):
             for event in events.values():
                 event.set()
             events.clear()
         self._seen.clear()
+        self.wake_created()

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import anyio
 
 from ..records import KEEP, Outcome, TaskRecord, TaskStatus, apply_update
+from ._created import until_created
 from ._cursors import decode_cursor, encode_cursor
 from ._listing_all import TaskFilter, count
 from ._queue import InputQueue
@@ -62,7 +63,8 @@ class MemoryStore:
         # task id -> its unanswered request keys in the order pushed: InputQueue keeps the
         # unclaimed and the claimed apart, and a released request jumps the queue.
         self._unanswered: dict[str, dict[str, None]] = {}
-        self._next_seq = 0
+        self._next_seq = 0  # also the creation generation (`wait_created`)
+        self._created: anyio.Event | None = None  # set by the next creation, when waited on
         self._steps: dict[str, dict[str, str]] = {}  # task id -> step name -> result JSON
         self._dedupe: dict[str, tuple[str, float]] = {}  # key -> (task id, until)
         self._dedupe_expiry: list[tuple[float, str]] = []
@@ -94,6 +96,9 @@ class MemoryStore:
         self._every.seqs.append(seq)
         if record.expires_at is not None:
             heapq.heappush(self._expiry, (record.expires_at, record.task_id))
+        created, self._created = self._created, None
+        if created is not None:
+            created.set()
 
     def __contains__(self, task_id: object) -> bool:
         """Whether a task with this id is stored, expired or not (its id is taken)."""
@@ -177,6 +182,18 @@ class MemoryStore:
             with anyio.move_on_after(None if expires_at is None else expires_at - now):
                 await event.wait()
             now = time.time()
+
+    async def wait_created(self, *, after: int | None) -> int:
+        """See `AnnouncesCreations`: the generation is the number of tasks created."""
+        return await until_created(self._creation_event, self._generation, after)
+
+    def _creation_event(self) -> anyio.Event:
+        if self._created is None:
+            self._created = anyio.Event()
+        return self._created
+
+    async def _generation(self) -> int:
+        return self._next_seq
 
     async def delete(self, task_id: str) -> bool:
         record = self._records.pop(task_id, None)

@@ -15,11 +15,13 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from ..records import TaskRecord, TaskStatus
+from ._created import until_created
 from ._listing_all import TaskFilter
 from ._redis_cache import RecordsSeen, Seen
 from ._redis_connection import connect, split_prefix
 from ._redis_keys import (
     CHANGED,
+    CREATED,
     DELETED,
     EXPIRY,
     GROUP,
@@ -109,7 +111,9 @@ class RedisStore(RedisSteps, RecordsSeen):
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         at = self._keys
-        self._changes = Changes(at.of(CHANGED), at.of(IDLE), at.of(DELETED), self._seen.forget)
+        self._changes = Changes(
+            at.of(CHANGED), at.of(IDLE), at.of(DELETED), self._seen.forget, at.of(CREATED)
+        )
         async with AsyncExitStack() as stack:
             tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)  # runs first: the group then exits at once
@@ -160,6 +164,7 @@ class RedisStore(RedisSteps, RecordsSeen):
             "" if expires_at is None else repr(expires_at),
             expiry_member(record.task_id, record.owner),
             lease,
+            self._keys.of(CREATED),
             *(item for pair in fields.items() for item in pair),
         ]
         if not await self._run("create", keys, args):
@@ -200,6 +205,14 @@ class RedisStore(RedisSteps, RecordsSeen):
                 with anyio.move_on_after(_patience(record.expires_at, now)):
                     await changed.wait()
                 now = time.time()
+
+    async def wait_created(self, *, after: int | None) -> int:
+        """See `AnnouncesCreations`: the generation is the creation counter; the create
+        script publishes each creation to the channel the store's pub/sub listens on."""
+        return await until_created(self._watcher().created_event, self._generation, after)
+
+    async def _generation(self) -> int:
+        return int(await self._redis.get(self._keys.of(SEQUENCE)) or 0)
 
     async def delete(self, task_id: str) -> bool:
         owner = await self._redis.hget(self._keys.task(task_id), "owner")  # type: ignore[misc, unused-ignore]

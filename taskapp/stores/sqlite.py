@@ -19,6 +19,7 @@ from ..records import KEEP, Outcome, TaskRecord, TaskStatus
 from . import _sqlite_listing as listing
 from . import _sqlite_sql as sql
 from . import _sqlite_steps as steps
+from ._created import until_created
 from ._cursors import decode_cursor, encode_cursor
 from ._listing_all import TaskFilter
 from ._sqlite_schema import MIGRATIONS, SchemaVersionError, data_version, migrate
@@ -129,6 +130,7 @@ class SQLiteStore:
 
     async def create(self, record: TaskRecord) -> None:
         await self._run(sql.create, record)
+        self._changes.wake_created()
 
     async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
         record = await self._run(sql.select, task_id)
@@ -181,6 +183,15 @@ class SQLiteStore:
             self._changes.saw(task_id, record.version)
             await self._changes.until_change(event, _timeout(record.expires_at, now))
             now = _wall_clock()
+
+    async def wait_created(self, *, after: int | None) -> int:
+        """See `AnnouncesCreations`: the generation is the highest task `seq` handed out;
+        another process's creation is noticed as its other writes are."""
+        changes = self._changes
+        return await until_created(
+            changes.created_event, lambda: self._run(sql.generation), after,
+            lambda event: changes.until_change(event, None),
+        )  # fmt: skip
 
     async def delete(self, task_id: str) -> bool:
         deleted = await self._run(sql.delete, task_id)

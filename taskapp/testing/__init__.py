@@ -1,7 +1,8 @@
 """TaskStoreContract: the tests that every TaskStore must pass, taskapp's and yours.
 
 Needs pytest and anyio's pytest plugin (installed with anyio). The tests are split by
-concern (records, listing, waiting, input requests, leases, steps and dedupe keys);
+concern (records, listing, waiting, creation notices, input requests, leases, steps and
+dedupe keys);
 `TaskStoreContract` inherits them all, so subclassing it runs every one against your store.
 """
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ..stores.base import TaskStore
+from ._created import CreationNoticeContract
 from ._inputs import InputContract
 from ._leases import LeaseContract
 from ._listing import ListingContract
@@ -18,6 +19,7 @@ from ._waiting import WaitContract
 
 @pytest.mark.anyio
 class TaskStoreContract(
+    CreationNoticeContract,
     AllOwnersListingContract,
     StepContract,
     LeaseContract,
