@@ -115,6 +115,8 @@ class HttpClientChannel(Channel):
         return headers
 
     async def _post(self, data: bytes, message: Any = None) -> None:
+        if self.closing:  # queued before the close, started after it
+            return
         request_id = message.get("id") if isinstance(message, dict) else None
         with anyio.CancelScope() as scope:
             if request_id is not None:
