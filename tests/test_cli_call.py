@@ -777,15 +777,25 @@ async def test_the_tool_logs_are_shown(
     assert [line for line in lines if line.startswith("[")] == (shown if logged else [])
 
 
-def _in_a_terminal(argv: Sequence[str]) -> tuple[int, str]:
-    """Run `argv` with a pseudo-terminal as stdin, stdout and stderr; what it drew."""
+#: Run argv[1:] as the leader of a new session whose controlling terminal is stdin (a
+#: pty), as a shell runs a command: a Ctrl-C typed there is SIGINT to its process group.
+IN_A_SESSION = (
+    "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def _in_a_terminal(argv: Sequence[str], *, ctrl_c_when: bytes | None = None) -> tuple[int, str]:
+    """Run `argv` on a pseudo-terminal (stdin, stdout and stderr); what it drew. With
+    `ctrl_c_when`, Ctrl-C is typed once that text has been drawn."""
     import pty
 
     primary, secondary = pty.openpty()
     env = {k: v for k, v in _env(TERM="xterm-256color", COLUMNS="100").items() if k != "NO_COLOR"}
     process = subprocess.Popen(
-        argv, stdin=secondary, stdout=secondary, stderr=secondary, cwd=REPO, env=env
-    )
+        [sys.executable, "-c", IN_A_SESSION, *argv],
+        stdin=secondary, stdout=secondary, stderr=secondary, cwd=REPO, env=env,
+    )  # fmt: skip
     os.close(secondary)
     drawn = b""
     while True:
@@ -796,6 +806,9 @@ def _in_a_terminal(argv: Sequence[str]) -> tuple[int, str]:
         if not chunk:
             break
         drawn += chunk
+        if ctrl_c_when is not None and ctrl_c_when in drawn:
+            os.write(primary, b"\x03")
+            ctrl_c_when = None
     os.close(primary)
     return process.wait(30), drawn.decode(errors="replace")
 
@@ -809,7 +822,7 @@ def test_on_a_terminal_logs_are_dim_above_the_bar_and_the_server_stderr_is_kept(
     logs are drawn dim above the bar."""
     server = shlex.join([*TASKAPP, "run", chatty_app, "--log-level", "info"])
     code, drawn = _in_a_terminal([*TASKAPP, "call", "--dialect", "2025-11-25", server, "chatty"])
-    assert code == 0, drawn
+    assert code == 0, drawn[-2000:]
     assert "\x1b[2m[info] hello from the tool" in drawn  # dim
     assert "serving on stdio" not in drawn
     assert "task created" not in drawn
@@ -830,3 +843,21 @@ async def test_a_stdio_server_stderr_is_shown_after_a_failure_or_with_verbose() 
     assert "taskapp: explode failed: ValueError: one / two\n" in err  # one line
     assert err.index("taskapp: explode failed") < err.index(f"-- stderr of {server}:\n")
     assert "tool raised" in err  # the server's own account, traceback and all
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pseudo-terminal")
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+def test_ctrl_c_typed_at_a_terminal_cancels_the_task_of_a_stdio_server(dialect: str) -> None:
+    """As a user meets it: the bar is drawn, Ctrl-C is typed, the task is cancelled on the
+    server (which the terminal's SIGINT does not reach: it runs in its own session) and
+    the command exits 130 with one line; no traceback, no server log over the bar."""
+    server = shlex.join([*TASKAPP, "run", HELLO, "--log-level", "info"])
+    argv = [*TASKAPP, "call", "--dialect", dialect, server, "slow_add", "a=1", "b=2", "steps=100"]
+    code, drawn = _in_a_terminal([*argv, "delay=0.1"], ctrl_c_when=b"/100")
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)  # without escape sequences
+    assert code == 130, text[-2000:]
+    started = STARTED.search(text)
+    assert started is not None
+    assert text.endswith(f"taskapp: interrupted: cancelled task {started.group(1)}\r\n")
+    assert "Traceback" not in text
+    assert "serving on stdio" not in text
