@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import Process, TaskGroup
@@ -51,6 +51,7 @@ async def open_connection(
     headers: Mapping[str, str] | None,
     *,
     modern: bool,
+    stderr: int | IO[Any] | None = None,
 ) -> Connection:
     """Open the channel; what must be closed at the end goes on `stack`. `modern` is the
     first dialect tried over HTTP (its requests then carry the 2026 headers)."""
@@ -66,15 +67,14 @@ async def open_connection(
     if isinstance(target, str):
         if not target.startswith(("http://", "https://")):
             raise ValueError(f"{target!r} is not an http(s) URL; pass a command as a list")
-        from .transports.http_client import HttpClientChannel
+        from .transports.http_client import open_http_channel
 
-        http = HttpClientChannel(target, tg, headers)
+        http = await stack.enter_async_context(open_http_channel(target, headers))
         http.modern = modern
-        stack.push_async_callback(http.aclose)
         return Connection(http, http=http)
     # A session of its own: a Ctrl-C at the terminal reaches us, and we cancel our
     # tasks before the server goes; the server is not hit by the same signal.
-    process = await anyio.open_process(list(target), stderr=None, start_new_session=True)
+    process = await anyio.open_process(list(target), stderr=stderr, start_new_session=True)
     stack.push_async_callback(stop_process, process)
     assert process.stdin is not None
     assert process.stdout is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import anyio
 from anyio.abc import Process
@@ -68,6 +68,7 @@ class Client:
         probe_timeout: Seconds the `server/discover` probe of "auto" waits before taking
             a silent server for a 2025-11-25 one (over stdio its startup time counts; the
             official SDK waits 10 s too).
+        stderr: Where a command's server writes its stderr (a file, `subprocess.DEVNULL`).
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class Client:
         task_support: bool = False,
         dialect: DialectChoice = "auto",
         probe_timeout: float = 10.0,
+        stderr: int | IO[Any] | None = None,
     ) -> None:
         if dialect not in ("auto", MODERN, LEGACY):
             raise ValueError(f"dialect must be 'auto', {MODERN!r} or {LEGACY!r}, not {dialect!r}")
@@ -107,6 +109,7 @@ class Client:
         self.instructions: str | None = None
         self._choice: DialectChoice = dialect
         self._probe_timeout = probe_timeout
+        self._stderr = stderr
         self._http: HttpClientChannel | None = None
         #: The dialect spoken, once connected.
         self.dialect: Dialect | None = None
@@ -120,8 +123,9 @@ class Client:
             self._stack.callback(tg.cancel_scope.cancel)
             if self._tasks is not None:
                 await self._stack.enter_async_context(self._tasks.engine)
+            modern, stderr = self._choice != LEGACY, self._stderr
             connection = await open_connection(
-                self._target, self._stack, tg, self._headers, modern=self._choice != LEGACY
+                self._target, self._stack, tg, self._headers, modern=modern, stderr=stderr
             )
             self.process, self._http = connection.process, connection.http
             channel = connection.channel

@@ -660,3 +660,204 @@ async def test_auto_falls_back_to_2025_and_a_forced_2026_says_why_not() -> None:
         "the server does not speak 2026-07-28 (server/discover failed or had no answer): "
         "connect with dialect='auto' or '2025-11-25'\n"
     )
+
+
+# -- issue 21: Ctrl-C at any moment, logs, a task cancelled elsewhere, server stderr -------
+
+#: `taskapp call` with everything imported first: "ready" on stderr says the command is
+#: about to run, so that a SIGINT lands in the command, not in Python's own start-up.
+READY_THEN_CALL = (
+    "import sys; from taskapp.cli import main; sys.stderr.write('ready\\n'); "
+    "sys.stderr.flush(); sys.exit(main(sys.argv[1:]))"
+)
+
+
+async def _interrupt_after(argv: Sequence[str], delay: float) -> tuple[int, str]:
+    async with await anyio.open_process(
+        [sys.executable, "-c", READY_THEN_CALL, *argv], cwd=REPO, env=_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    ) as process:  # fmt: skip
+        assert process.stderr is not None
+        seen = b""
+        with anyio.fail_after(30):
+            while b"ready\n" not in seen:
+                seen += await process.stderr.receive()
+            await anyio.sleep(delay)
+            process.send_signal(signal.SIGINT)
+            async for chunk in process.stderr:
+                seen += chunk
+            code = await process.wait()
+    return code, seen.decode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+async def test_ctrl_c_at_any_moment_over_http_exits_130_without_a_traceback(dialect: str) -> None:
+    """Ctrl-C while connecting, listing tools, starting the task, following it, or
+    cancelling it: always exit 130 and a `taskapp: interrupted…` line, never an
+    ExceptionGroup (the HTTP client's POSTs outliving it, issue 21)."""
+    argv = ["call", "--dialect", dialect, "URL", "slow_add", "a=1", "b=2", "steps=50", "delay=0.05"]
+    async with http_server() as url:
+        argv[3] = url
+        for step in range(12):  # from the first request to well into the task
+            code, err = await _interrupt_after(argv, 0.02 + step * 0.06)
+            assert (code, "Traceback" in err) == (130, False), err
+            assert err.splitlines()[-1].startswith("taskapp: interrupted"), err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+@pytest.mark.skipif(not _sqlite_available(), reason="taskapp.stores.sqlite cannot be imported")
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+async def test_a_task_cancelled_elsewhere_is_reported_cancelled(
+    tmp_path: Path, dialect: str
+) -> None:
+    """An operator's `taskapp tasks cancel`: one line that says cancelled and why, not
+    "failed: …"; exit 1 (docs/cli.md: the task did not complete; 130 is our own Ctrl-C)."""
+    store = f"sqlite:///{tmp_path / 'tasks.db'}"
+    async with http_server("--store", store) as url:
+        argv = [*TASKAPP, "call", "--dialect", dialect, url, "slow_add", "a=1", "b=2"]
+        async with await anyio.open_process(
+            [*argv, "steps=100", "delay=0.1"], cwd=REPO, env=_env(), stdin=subprocess.DEVNULL
+        ) as process:
+            assert process.stderr is not None
+            seen = b""
+            with anyio.fail_after(20):
+                while (started := STARTED.search(seen.decode(errors="replace"))) is None:
+                    seen += await process.stderr.receive()
+                cancel = await taskapp("tasks", "cancel", "--store", store, started.group(1))
+                assert cancel.returncode == 0, cancel.stderr
+                async for chunk in process.stderr:
+                    seen += chunk
+                code = await process.wait()
+    err = seen.decode()
+    assert code == 1, err
+    assert err.endswith("\ntaskapp: slow_add cancelled: The task was cancelled by the requestor.\n")
+    assert "failed" not in err
+
+
+CHATTY = '''
+import anyio
+from taskapp import TaskApp, TaskContext
+
+app = TaskApp("chatty")
+
+
+@app.task_tool(mode="optional")
+async def chatty(ctx: TaskContext, delay: float = 0.0) -> str:
+    """Log twice, a moment apart."""
+    await ctx.log("hello from the tool")
+    await anyio.sleep(delay)
+    await ctx.log({"rows": 3}, level="warning", logger="db")
+    await anyio.sleep(delay)
+    return "done"
+'''
+
+
+@pytest.fixture
+def chatty_app(tmp_path: Path) -> str:
+    (tmp_path / "chatty.py").write_text(CHATTY)
+    return f"{tmp_path / 'chatty.py'}:app"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "no_task", "logged"),
+    # 2025-11-25 sends a task's logs as notifications/message; in 2026-07-28 a task's
+    # logs are dropped (no stream to carry them) and an inline call gets them because
+    # `call` opts in with `_meta` logLevel.
+    [("2025-11-25", (), True), ("2026-07-28", ("--no-task",), True), ("2026-07-28", (), False)],
+    ids=["2025-task", "2026-inline", "2026-task"],
+)
+async def test_the_tool_logs_are_shown(
+    chatty_app: str, dialect: str, no_task: tuple[str, ...], logged: bool
+) -> None:
+    done = await taskapp("call", "--dialect", dialect, chatty_app, "chatty", *no_task)
+    assert (done.returncode, done.stdout) == (0, b"done\n"), done.stderr
+    lines = done.stderr.decode().splitlines()
+    shown = ["[info] hello from the tool", '[warning] db: {"rows": 3}']
+    assert [line for line in lines if line.startswith("[")] == (shown if logged else [])
+
+
+#: Run argv[1:] as the leader of a new session whose controlling terminal is stdin (a
+#: pty), as a shell runs a command: a Ctrl-C typed there is SIGINT to its process group.
+IN_A_SESSION = (
+    "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def _in_a_terminal(argv: Sequence[str], *, ctrl_c_when: bytes | None = None) -> tuple[int, str]:
+    """Run `argv` on a pseudo-terminal (stdin, stdout and stderr); what it drew. With
+    `ctrl_c_when`, Ctrl-C is typed once that text has been drawn."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in _env(TERM="xterm-256color", COLUMNS="100").items() if k != "NO_COLOR"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", IN_A_SESSION, *argv],
+        stdin=secondary, stdout=secondary, stderr=secondary, cwd=REPO, env=env,
+    )  # fmt: skip
+    os.close(secondary)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        drawn += chunk
+        if ctrl_c_when is not None and ctrl_c_when in drawn:
+            os.write(primary, b"\x03")
+            ctrl_c_when = None
+    os.close(primary)
+    return process.wait(30), drawn.decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pseudo-terminal")
+def test_on_a_terminal_logs_are_dim_above_the_bar_and_the_server_stderr_is_kept(
+    chatty_app: str,
+) -> None:
+    """A stdio server started by `call` logs on its stderr ("serving on stdio", "task
+    created"): kept off the terminal, where it would tear the live bar; the tool's own
+    logs are drawn dim above the bar."""
+    server = shlex.join([*TASKAPP, "run", chatty_app, "--log-level", "info"])
+    code, drawn = _in_a_terminal([*TASKAPP, "call", "--dialect", "2025-11-25", server, "chatty"])
+    assert code == 0, drawn[-2000:]
+    assert "\x1b[2m[info] hello from the tool" in drawn  # dim
+    assert "serving on stdio" not in drawn
+    assert "task created" not in drawn
+    assert "done\r\n" in drawn
+
+
+async def test_a_stdio_server_stderr_is_shown_after_a_failure_or_with_verbose() -> None:
+    server = shlex.join([*TASKAPP, "run", FIXTURE, "--log-level", "info"])
+    ok = await taskapp("call", server, "echo", "text=hi")
+    assert (ok.returncode, ok.stdout, ok.stderr) == (0, b"hi\n", b"")
+    verbose = await taskapp("call", "-v", server, "echo", "text=hi")
+    assert verbose.returncode == 0
+    assert f"-- stderr of {server}:\n".encode() in verbose.stderr
+    assert b"serving on stdio" in verbose.stderr
+    failed = await taskapp("call", server, "explode", "message=one\ntwo")
+    assert failed.returncode == 1
+    err = failed.stderr.decode()
+    assert "taskapp: explode failed: ValueError: one / two\n" in err  # one line
+    assert err.index("taskapp: explode failed") < err.index(f"-- stderr of {server}:\n")
+    assert "tool raised" in err  # the server's own account, traceback and all
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX pseudo-terminal")
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+def test_ctrl_c_typed_at_a_terminal_cancels_the_task_of_a_stdio_server(dialect: str) -> None:
+    """As a user meets it: the bar is drawn, Ctrl-C is typed, the task is cancelled on the
+    server (which the terminal's SIGINT does not reach: it runs in its own session) and
+    the command exits 130 with one line; no traceback, no server log over the bar."""
+    server = shlex.join([*TASKAPP, "run", HELLO, "--log-level", "info"])
+    argv = [*TASKAPP, "call", "--dialect", dialect, server, "slow_add", "a=1", "b=2", "steps=100"]
+    code, drawn = _in_a_terminal([*argv, "delay=0.1"], ctrl_c_when=b"/100")
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)  # without escape sequences
+    assert code == 130, text[-2000:]
+    started = STARTED.search(text)
+    assert started is not None
+    assert text.endswith(f"taskapp: interrupted: cancelled task {started.group(1)}\r\n")
+    assert "Traceback" not in text
+    assert "serving on stdio" not in text

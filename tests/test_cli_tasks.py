@@ -521,5 +521,5 @@ async def test_an_operator_cancels_a_task_that_a_server_runs(tmp_path: Path) -> 
     assert (cancel.returncode, cancel.stdout) == (0, f"cancelled task {started[1]}\n".encode())
     assert code == 1
     assert seen.decode().endswith(
-        "taskapp: slow_add failed: The task was cancelled by the requestor.\n"
+        "taskapp: slow_add cancelled: The task was cancelled by the requestor.\n"
     )

@@ -9,7 +9,12 @@ import anyio
 import httpx
 import pytest
 
-from taskapp.transports.http_client import HttpClientChannel, header_value, modern_headers
+from taskapp.transports.http_client import (
+    HttpClientChannel,
+    header_value,
+    modern_headers,
+    open_http_channel,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -129,3 +134,31 @@ async def test_a_2026_request_is_cancelled_by_closing_its_stream() -> None:
             await closed.wait()
         await channel.aclose()
     assert posted == ["tools/call"]
+
+
+async def test_leaving_the_channel_ends_its_posts_before_httpx_closes() -> None:
+    """A POST still waiting, and one only queued (the notifications/cancelled of a request
+    the close itself cancelled), when the channel closes: the first is cancelled, the
+    second never sent. Before, the queued one ran after httpx had closed and raised
+    "Cannot send a request, as the client has been closed" into the Client's task group."""
+    posted: list[bytes] = []
+    waiting = anyio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(request.content)
+        waiting.set()
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    call = b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"slow"}}'
+    note = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}'
+    with anyio.fail_after(5):
+        async with open_http_channel("http://mcp.test/mcp") as channel:
+            channel._http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+            channel.send_nowait(call)
+            await waiting.wait()
+            channel.send_nowait(note)  # queued: its POST has not started yet
+        channel.send_nowait(note)  # after the close: dropped
+    assert posted == [call]
+    with pytest.raises(anyio.ClosedResourceError):
+        await channel.receive()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from anyio.abc import TaskStatus
 
 from .._logging import configure_logging
 from ..client import Client, DialectError, TaskCancelledError
@@ -28,12 +27,15 @@ from .common import (
     connect,
     content_text,
     fail,
+    one_line,
     out,
     out_json,
     params_summary,
     parse_headers,
     resolve_target,
+    server_stderr,
 )
+from .interrupt import Interrupts, watching_sigint
 from .prompt import TerminalAsker
 from .view import Feedback
 
@@ -88,11 +90,20 @@ def add_parser(commands: Any) -> None:
         default="auto",
         help="the MCP version to speak (default: auto, the newest the server speaks)",
     )
+    call.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the server's own log lines (and the tool's debug logs)",
+    )
     add_header_option(call)
 
 
 def run(args: argparse.Namespace) -> int:
-    configure_logging("warning")
+    # An app served in this process logs to stderr (the live bar shows those lines above
+    # it): with --verbose all of them, else its errors only (a failing tool's traceback is
+    # the server's business; its error line is ours).
+    configure_logging("info" if args.verbose else "error")
     try:
         target = resolve_target(args.target)
         headers = parse_headers(args.header, target)
@@ -103,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     except DialectError as exc:
         fail(f"cannot connect to {args.target}: {exc}")
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before the SIGINT handler is on: nothing started yet
+        fail("interrupted")
+        return EXIT_INTERRUPTED
     return code
 
 
@@ -111,6 +125,9 @@ class _Call:
     task_id: str | None = None
     result: CallToolResult | None = None
     error: JsonRpcError | None = None
+    #: 2025-11-25 ends a cancelled task's tasks/result with an isError result: its status
+    #: says it was cancelled rather than failed.
+    cancelled: Task | None = None
 
 
 async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) -> int:
@@ -118,32 +135,68 @@ async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) 
     options: dict[str, Any] = {
         "elicitation_handler": TerminalAsker(feedback),
         "status_handler": feedback.on_status,
+        "log_handler": feedback.on_log,
         "dialect": args.dialect,
     }
     if headers:
         options["headers"] = headers
-    async with connect(target, **options) as client:
-        tool = await _find_tool(client, args.tool)
-        arguments = parse_arguments(args.arguments, args.args_json, tool.input_schema)
-        check_arguments(tool, arguments)
-        task = _as_task(client, tool, args.no_task, args.ttl)
-        call = _Call()
+    with server_stderr(target) as stderr:
+        if stderr.file is not None:
+            options["stderr"] = stderr.file
+        code: int | None = None
+        async with watching_sigint() as sigint:
+            with sigint.scope():  # a Ctrl-C before the call is made: nothing to cancel yet
+                async with connect(target, **options) as client:
+                    code = await _call_on(client, args, feedback, sigint)
+        if code is None:
+            again = sigint.count > 1
+            fail("interrupted again: the task may still run" if again else "interrupted")
+            code = EXIT_INTERRUPTED
+        stderr.show(always=args.verbose, failed=code not in (EXIT_OK, EXIT_INTERRUPTED))
+    return code
 
-        async def work() -> None:
-            await _invoke(client, tool.name, arguments, task, args.ttl, feedback, call)
 
+async def _call_on(
+    client: Client, args: argparse.Namespace, feedback: Feedback, sigint: Interrupts
+) -> int:
+    tool = await _find_tool(client, args.tool)
+    arguments = parse_arguments(args.arguments, args.args_json, tool.input_schema)
+    check_arguments(tool, arguments)
+    task = _as_task(client, tool, args.no_task, args.ttl)
+    await _ask_for_logs(client, args.verbose)
+    call = _Call()
+    with sigint.scope() as work:
         try:
-            interrupted = await _until_interrupted(work)
+            await _invoke(client, tool.name, arguments, task, args.ttl, feedback, call)
         finally:
             feedback.end()
-        if interrupted:
-            return await _cancel(client, call.task_id, feedback)
+    if work.cancel_called:
+        return await _cancel(client, call.task_id, feedback)
     if call.error is not None and call.error.code == MISSING_CAPABILITY and task is False:
         raise CliError(
             f"{tool.name} runs only as a task (the server requires the tasks extension for "
             "it): drop --no-task"
         )
+    await _check_cancelled(client, call)
     return _report(call, tool.name, args.json)
+
+
+async def _ask_for_logs(client: Client, verbose: bool) -> None:
+    """The tool's `ctx.log` lines: 2025-11-25 sends them at the session's level (set when
+    the server has `logging`); 2026-07-28 only for inline calls whose `_meta` asks."""
+    level = "debug" if verbose else "info"
+    if client.dialect == "2026-07-28" or "logging" in client.server_capabilities:
+        await client.set_logging_level(level)
+
+
+async def _check_cancelled(client: Client, call: _Call) -> None:
+    result = call.result
+    if client.dialect == "2026-07-28" or call.task_id is None or not (result and result.is_error):
+        return
+    with contextlib.suppress(JsonRpcError):
+        task = await client.get_task(call.task_id)
+        if task.status == "cancelled":
+            call.cancelled = task
 
 
 async def _find_tool(client: Client, name: str) -> ToolInfo:
@@ -244,29 +297,6 @@ async def _invoke(
         call.error = exc
 
 
-async def _until_interrupted(work: Callable[[], Awaitable[None]]) -> bool:
-    """Run `work`; True if SIGINT stopped it first (so that the task can be cancelled)."""
-    interrupted = False
-
-    async def watch(*, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        nonlocal interrupted
-        try:
-            with anyio.open_signal_receiver(signal.SIGINT) as signals:
-                task_status.started()
-                async for _ in signals:
-                    interrupted = True
-                    tg.cancel_scope.cancel()
-                    return
-        except NotImplementedError:  # no signal handlers (Windows): KeyboardInterrupt instead
-            task_status.started()
-
-    async with anyio.create_task_group() as tg:
-        await tg.start(watch)
-        await work()
-        tg.cancel_scope.cancel()
-    return interrupted
-
-
 async def _cancel(client: Client, task_id: str | None, feedback: Feedback) -> int:
     if task_id is None:
         fail("interrupted: the call was cancelled")
@@ -286,22 +316,32 @@ async def _cancel(client: Client, task_id: str | None, feedback: Feedback) -> in
 
 
 def _report(call: _Call, tool: str, as_json: bool) -> int:
-    if call.error is not None:
-        if as_json:
-            out_json({"error": call.error.to_json()})
-        elif isinstance(call.error, TaskCancelledError):  # as 2025 shows it: no code
-            fail(f"{tool} failed: {call.error.task.status_message or 'the task was cancelled'}")
-        else:
-            fail(f"{tool} failed: {call.error.message} (JSON-RPC error {call.error.code})")
+    """The result on stdout; a failure, or a task cancelled elsewhere, in one line."""
+    error, result = call.error, call.result
+    if as_json:
+        out_json({"error": error.to_json()} if error is not None else _wire(result))
+    cancelled = error.task if isinstance(error, TaskCancelledError) else call.cancelled
+    if cancelled is not None:
+        if not as_json:
+            why = cancelled.status_message or "the task was cancelled"
+            fail(f"{tool} cancelled: {one_line(why)}")
         return EXIT_FAILED
-    result = call.result
+    if error is not None:
+        if not as_json:
+            fail(f"{tool} failed: {one_line(error.message)} (JSON-RPC error {error.code})")
+        return EXIT_FAILED
     assert result is not None
     if as_json:
-        out_json(result.to_wire())
+        pass
     elif result.is_error:
-        fail(f"{tool} failed: {content_text(result.content)}")
+        fail(f"{tool} failed: {one_line(content_text(result.content))}")
     elif result.content or result.structured_content is None:
         out(content_text(result.content))
     else:
         out_json(result.structured_content)
     return EXIT_FAILED if result.is_error else EXIT_OK
+
+
+def _wire(result: CallToolResult | None) -> dict[str, Any]:
+    assert result is not None
+    return result.to_wire()

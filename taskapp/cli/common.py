@@ -6,9 +6,10 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import IO, TYPE_CHECKING, Any
 
 from ..client import Client
 from ..wire.jsonrpc import JsonRpcError
@@ -90,6 +91,41 @@ async def connect(target: TaskApp | list[str] | str, **options: Any) -> AsyncIte
         yield client
 
 
+class ServerStderr:
+    """What a server started as a command wrote on stderr, kept in a file rather than
+    drawn over the progress bar, and shown after a failure (or always, if asked)."""
+
+    def __init__(self, file: IO[bytes] | None, command: str) -> None:
+        self.file = file
+        self._command = command
+
+    def show(self, *, always: bool = False, failed: bool = False) -> None:
+        if self.file is None or not (always or failed):
+            return
+        self.file.seek(0)
+        text = self.file.read().decode(errors="replace").rstrip()
+        self.file.seek(0)
+        self.file.truncate()
+        if text:
+            err(f"-- stderr of {self._command}:")
+            err(text)
+
+
+@contextmanager
+def server_stderr(target: object) -> Iterator[ServerStderr]:
+    """A file for the stderr of a server `target` starts (a command), or nothing to keep."""
+    if not isinstance(target, list):
+        yield ServerStderr(None, "")
+        return
+    with tempfile.TemporaryFile() as file:
+        kept = ServerStderr(file, shlex.join(target))
+        try:
+            yield kept
+        except BaseException:
+            kept.show(failed=True)
+            raise
+
+
 # -- output ------------------------------------------------------------------------
 
 
@@ -134,6 +170,12 @@ def cells(*values: object) -> list[Text]:
 def fail(message: str) -> None:
     """`taskapp: message` on stderr, in red on a terminal."""
     error_console().print(f"taskapp: {message}", style="red", markup=False, soft_wrap=True)
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """A message on one line: its non-empty lines joined by ` / `, cut at `limit`."""
+    joined = " / ".join(line.strip() for line in text.splitlines() if line.strip())
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 def content_text(content: list[dict[str, Any]]) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .common import err, error_console
+from .common import err, error_console, one_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +24,7 @@ class Feedback:
     In 2026-07-28 a task reports its progress as its `statusMessage`, which is what
     the status shows while the task is working.
 
-    Its methods are the Client's `progress_handler` and `status_handler`.
+    Its methods are the Client's `progress_handler`, `status_handler` and `log_handler`.
     """
 
     def __init__(self, tool: str, console: Console | None = None) -> None:
@@ -83,6 +84,14 @@ class Feedback:
             done = f"{progress:g}/{total:g}" if total else f"{progress:g}"
             err(f"progress {done}" + (f": {message}" if message else ""))
 
+    async def on_log(self, params: dict[str, Any]) -> None:
+        """A `notifications/message` (the tool's `ctx.log`): a dim line above the bar."""
+        data = params.get("data")
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        logger = params.get("logger")
+        where = f"{logger}: " if isinstance(logger, str) and logger else ""
+        self.note(f"[{params.get('level', 'info')}] {where}{text}")
+
     async def on_status(self, task: Task) -> None:
         seen = (task.status, task.status_message)
         if seen == self._seen:
@@ -93,7 +102,8 @@ class Feedback:
         if self._bar is not None and self._row is not None:
             self._bar.update(self._row, status=self._status)
         elif not self.live:
-            err(f"{task.status}: {task.status_message}" if task.status_message else task.status)
+            message = task.status_message
+            err(f"{task.status}: {one_line(message)}" if message else task.status)
 
 
 def _progress_bar(console: Console) -> Progress:

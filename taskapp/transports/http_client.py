@@ -11,6 +11,7 @@ import base64
 import contextlib
 import math
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -28,9 +29,30 @@ log = get_logger("taskapp.client")
 MODERN_VERSION = "2026-07-28"
 
 
+@asynccontextmanager
+async def open_http_channel(
+    url: str, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[HttpClientChannel]:
+    """An HttpClientChannel whose POSTs run in a task group of its own, so that none
+    outlives it: leaving cancels those still in flight and waits for them to end before
+    the HTTP client and the inbox close (a POST left running would meet a closed httpx
+    client, or an inbox nobody reads, and fail the group of whoever ran it)."""
+    async with anyio.create_task_group() as tg:
+        channel = HttpClientChannel(url, tg, headers)
+        try:
+            yield channel
+        finally:
+            channel.closing = True  # a message sent from now on is dropped, not POSTed
+            tg.cancel_scope.cancel()
+    with anyio.CancelScope(shield=True):
+        await channel.aclose()
+
+
 class HttpClientChannel(Channel):
     """A Channel to an MCP endpoint. POSTs run concurrently (a `tasks/result` may stay
-    open for long); once the session exists, a GET stream takes what is unrelated."""
+    open for long); once the session exists, a GET stream takes what is unrelated.
+
+    Open it with `open_http_channel`, which owns the task group the POSTs run in."""
 
     def __init__(self, url: str, tg: TaskGroup, headers: Mapping[str, str] | None = None) -> None:
         self.url = url
@@ -44,6 +66,8 @@ class HttpClientChannel(Channel):
         #: Speak 2026-07-28: no session, the routing headers on every POST.
         self.modern = False
         self._posts: dict[RequestId, anyio.CancelScope] = {}  # 2026 requests in flight
+        #: Closing: nothing more is POSTed (`open_http_channel` sets it on the way out).
+        self.closing = False
 
     def speak_legacy(self) -> None:
         """From now on 2025-11-25: no 2026 headers, and the session `initialize` opens."""
@@ -61,6 +85,10 @@ class HttpClientChannel(Channel):
     def send_nowait(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False
     ) -> bool:
+        if self.closing:
+            # e.g. the notifications/cancelled of a request cancelled by the close itself
+            log.debug("message after the channel closed", size=len(data))
+            return True
         message = pydantic_core.from_json(data) if self.modern else None
         if isinstance(message, dict) and message.get("method") == "notifications/cancelled":
             # 2026 over HTTP: closing the request's stream is the cancel, and no
@@ -87,6 +115,8 @@ class HttpClientChannel(Channel):
         return headers
 
     async def _post(self, data: bytes, message: Any = None) -> None:
+        if self.closing:  # queued before the close, started after it
+            return
         request_id = message.get("id") if isinstance(message, dict) else None
         with anyio.CancelScope() as scope:
             if request_id is not None:
