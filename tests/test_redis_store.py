@@ -262,6 +262,51 @@ async def test_a_store_remembers_an_ended_task_until_another_one_deletes_it(
         await delete_keys(redis_url, prefix)
 
 
+async def test_ending_a_task_drops_its_questions_in_the_same_script(
+    redis_url: str, raw: Redis
+) -> None:
+    """The end's compare-and-set drops the task's questions (and wakes their waiters),
+    so `drop_inputs` afterwards, here or in another store that saw the end, sends no
+    command; one for a task not known to have ended still runs."""
+    prefix = unique_prefix()
+    try:
+        async with opened(redis_url, prefix) as a, opened(redis_url, prefix) as b:
+            record = make_record(created_at=time.time())
+            await a.create(record)
+            await a.push_input(record.task_id, "q1", {"method": "elicitation/create"})
+            assert await raw.exists(f"{prefix}inputs:{record.task_id}") == 1
+            answered = anyio.Event()
+
+            async def wait_answer() -> None:
+                assert await b.wait_input_answer(record.task_id, "q1", now=time.time()) is None
+                answered.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait_answer)
+                await anyio.sleep(0.05)
+                await a.update(record.task_id, now=time.time(), status=TaskStatus.CANCELLED)
+                with anyio.fail_after(5):
+                    await answered.wait()
+            assert await raw.exists(*a._keys.inputs(record.task_id)) == 0
+            await b.get(record.task_id, now=time.time())  # b has seen the end too
+            sent: list[str] = []
+            for store in (a, b):
+                run = store._run
+
+                async def counted(script: str, *args: Any, run: Any = run) -> Any:
+                    sent.append(script)
+                    return await run(script, *args)
+
+                store._run = counted  # type: ignore[method-assign, assignment]
+                await store.drop_inputs(record.task_id)
+            assert sent == []
+            other = make_record(created_at=time.time())
+            await a.drop_inputs(other.task_id)
+            assert sent == ["drop_inputs"]
+    finally:
+        await delete_keys(redis_url, prefix)
+
+
 async def _forgotten(store: RedisStore, task_id: str) -> bool:
     return await store.get(task_id, now=time.time()) is None
 

@@ -36,13 +36,17 @@ return 1
 """
 
 # Compare-and-set: write the fields only if the version is still the one that was read.
-# KEYS: task, lease index
+# A task that ends loses its questions with it, as `drop_inputs` would drop them.
+# KEYS: task, lease index, inputs, input order
 # ARGV: task id, version read, channel, '1' if the task ends, then field, value, ...
 #       -> 1, or 0 when the record changed (or vanished) since it was read
 UPDATE = """
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 1
 """

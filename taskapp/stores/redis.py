@@ -297,6 +297,8 @@ class RedisStore(RedisSteps, RecordsSeen):
         }
 
     async def drop_inputs(self, task_id: str) -> None:
+        if task_id in self._seen.ended:
+            return  # the script that ended it dropped them (_redis_cache.py)
         await self._run(
             "drop_inputs", self._keys.inputs(task_id), [self._keys.channel(task_id), task_id]
         )
