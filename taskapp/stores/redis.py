@@ -65,6 +65,9 @@ class RedisStore(RedisSteps, RecordsSeen):
     """
 
     shared = True
+    #: One Redis server takes the writes and the reads: once a script's reply arrived,
+    #: every client sees its write (`base.reads_own_writes`). Replicas are never read.
+    reads_own_writes = True
 
     def __init__(
         self,
