@@ -307,6 +307,38 @@ async def test_ending_a_task_drops_its_questions_in_the_same_script(
         await delete_keys(redis_url, prefix)
 
 
+async def test_the_scripts_connection_survives_a_cancel_a_kill_and_a_flush(
+    redis_url: str, raw: Redis
+) -> None:
+    """The store's own connection for scripts (_redis_lane.py): a script cancelled in
+    flight leaves no reply behind for the next one, a connection Redis closed is replaced
+    before sending, a flushed script is loaded again, and scripts that overlap take the
+    pool's connections."""
+    prefix = unique_prefix()
+    try:
+        async with opened(redis_url, prefix) as store:
+            await raw.client_pause(300)  # milliseconds: the next script waits in Redis
+            with anyio.move_on_after(0.1):
+                await store.create(make_record(created_at=time.time()))
+            second = make_record(created_at=time.time())
+            await store.create(second)  # its own reply, not the cancelled one's
+            with pytest.raises(ValueError, match="already taken"):
+                await store.create(second)
+            await raw.client_kill_filter(_type="normal", skipme=True)
+            await anyio.sleep(0.05)
+            await store.create(make_record(created_at=time.time()))
+            await raw.script_flush()
+            await store.create(make_record(created_at=time.time()))
+            records = [make_record(created_at=time.time()) for _ in range(8)]
+            async with anyio.create_task_group() as tg:
+                for record in records:
+                    tg.start_soon(store.create, record)
+            for record in records:
+                assert await store.get(record.task_id, now=time.time()) == record
+    finally:
+        await delete_keys(redis_url, prefix)
+
+
 async def _forgotten(store: RedisStore, task_id: str) -> bool:
     return await store.get(task_id, now=time.time()) is None
 

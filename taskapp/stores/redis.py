@@ -34,6 +34,7 @@ from ._redis_keys import (
     lease_score,
     to_hash,
 )
+from ._redis_lane import Lane
 from ._redis_pubsub import Changes
 from ._redis_queue import dequeue, forget_workers
 from ._redis_scripts import SCRIPTS
@@ -95,6 +96,7 @@ class RedisStore(RedisSteps, RecordsSeen):
             **options,
         }
         self._client: Redis | None = None
+        self._lane: Lane | None = None  # a connection for scripts, while open
         self._scripts: dict[str, AsyncScript] = {}
         self._changes: Changes | None = None
         self._seen = Seen()  # ended records and update hints (_redis_cache.py)
@@ -110,6 +112,7 @@ class RedisStore(RedisSteps, RecordsSeen):
         client = await connect(self.url, self._options, self._keys.of(QUEUE))
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
+        self._lane = Lane(client.connection_pool)
         at = self._keys
         self._changes = Changes(at.of(CHANGED), at.of(IDLE), at.of(DELETED), self._seen.forget)
         async with AsyncExitStack() as stack:
@@ -119,10 +122,11 @@ class RedisStore(RedisSteps, RecordsSeen):
             self._stack = stack.pop_all()
 
     async def close(self) -> None:
-        client, stack, changes = self._client, self._stack, self._changes
-        self._client, self._stack = None, None
-        if client is None or stack is None or changes is None:
+        client, stack, changes, lane = self._client, self._stack, self._changes, self._lane
+        self._client, self._stack, self._lane = None, None, None
+        if client is None or stack is None or changes is None or lane is None:
             return
+        await lane.close()
         await stack.aclose()
         changes.wake_all()
         workers = sorted(self._workers)
@@ -137,7 +141,11 @@ class RedisStore(RedisSteps, RecordsSeen):
         return self._client
 
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        self._redis  # noqa: B018 (raises if closed)
+        lane = self._lane
+        if lane is None:
+            raise RuntimeError("the RedisStore is not open: call `await store.open()` first")
+        if not lane.busy:  # the store's own connection (_redis_lane.py)
+            return await lane.run(self._scripts[script], keys, args)
         return await self._scripts[script](keys=keys, args=args)
 
     # -- records -----------------------------------------------------------------------
