@@ -224,7 +224,10 @@ async def run_cell(
     app.config = replace(app.config, executor="queue", recover=False)
     cells: list[Cell] = []
     try:
-        async with Client(app) as client, workers(store_url, count, concurrency) as processes:
+        async with (
+            Client(app, dialect="2025-11-25") as client,
+            workers(store_url, count, concurrency) as processes,
+        ):
             await until_all_run(client, processes, args.in_flight)
             for tool in TOOLS:
                 runs = [await measure(client, tool, processes, args) for _ in range(args.repeat)]

@@ -375,8 +375,7 @@ def fill_sqlite(store: SQLiteStore, count: int) -> None:
         batch = [finished(i, now) for i in range(first, min(count, first + 50_000))]
         conn.execute("BEGIN")
         conn.executemany(
-            f"INSERT INTO tasks ({_sqlite_sql.COLUMNS}, expires_at)"
-            f" VALUES ({', '.join('?' * 16)})",
+            f"INSERT INTO tasks ({_sqlite_sql.COLUMNS}, expires_at) VALUES ({', '.join('?' * 16)})",
             [(*_sqlite_sql.to_row(r), r.expires_at) for r in batch],
         )
         conn.execute("COMMIT")

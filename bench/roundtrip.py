@@ -319,14 +319,14 @@ async def lean_driver(target: Target) -> AsyncIterator[Driver]:
         if target.transport == "http":
             assert target.url is not None
             pid = await stack.enter_async_context(_http_server(target))
-            client = Client(target.url)
+            client = Client(target.url, dialect="2025-11-25")
             await stack.enter_async_context(client)
         else:
             devnull_fd = os.open(os.devnull, os.O_WRONLY)
             saved = os.dup(2)
             os.dup2(devnull_fd, 2)  # the server inherits our stderr: keep its logs off the screen
             try:
-                client = Client(list(target.command))
+                client = Client(list(target.command), dialect="2025-11-25")
                 await stack.enter_async_context(client)
             finally:
                 os.dup2(saved, 2)

@@ -8,8 +8,7 @@ Then call it with a token (alice's tasks are hers alone; bob cannot see them):
     async def main():
         async with Client('http://127.0.0.1:8000/mcp',
                           headers={'Authorization': 'Bearer alice-token'}) as c:
-            t = await c.call_tool_as_task('report', {'region': 'north'})
-            print((await c.get_task_result(t.task.task_id)).text)
+            print((await c.call_tool('report', {'region': 'north'})).text)
     anyio.run(main)"
 
 Swap StaticTokenVerifier for taskapp.auth.JWTVerifier(issuer=..., audience=...,

@@ -33,6 +33,7 @@ TASKAPP = [sys.executable, "-m", "taskapp"]
 HELLO = "examples/hello.py:app"
 FIXTURE = "tests/fixture_app.py:app"
 STARTED = re.compile(r"task (\S+) started \((\w+)\)")
+FIXTURE_INFO = {"name": "fixture", "version": "1.0.0"}
 SLOW_ADD_SCHEMA = {
     "properties": {"a": {"type": "number"}, "b": {"type": "number"}, "name": {"type": "string"}}
 }
@@ -68,10 +69,20 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- in process --------------------------------------------------------------------
 
 
+LEGACY = ("--dialect", "2025-11-25")
+
+
+@pytest.mark.parametrize(
+    ("dialect", "delay"),
+    # 2025-11-25 hears every status as a notification; 2026-07-28 polls tasks/get every
+    # pollIntervalMs (500 ms here), so the status must last for a poll to see it.
+    [(LEGACY, "delay=0"), (("--dialect", "2026-07-28"), "delay=1"), ((), "delay=1")],
+    ids=["2025", "2026", "auto"],
+)
 def test_call_in_process_runs_an_optional_tool_as_a_task(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], dialect: tuple[str, ...], delay: str
 ) -> None:
-    code, out, err = call(capsys, HELLO, "greet", "name=Ada")
+    code, out, err = call(capsys, *dialect, HELLO, "greet", "name=Ada", delay)
     assert (code, out) == (0, "Hello, Ada!\n")
     started = STARTED.search(err)
     assert started is not None
@@ -86,13 +97,25 @@ def test_no_task_runs_an_optional_tool_inline(capsys: pytest.CaptureFixture[str]
 
 
 def test_no_task_is_refused_for_a_required_tool(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = call(capsys, HELLO, "slow_add", "a=1", "b=2", "--no-task")
+    code, out, err = call(capsys, *LEGACY, HELLO, "slow_add", "a=1", "b=2", "--no-task")
     assert (code, out) == (2, "")
     assert err == "taskapp: slow_add runs only as a task (taskSupport: required): drop --no-task\n"
 
 
+def test_no_task_is_refused_by_a_2026_server_for_a_required_tool(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """2026 tools/list has no taskSupport: the server's -32021 says it, and exit 2 too."""
+    code, out, err = call(capsys, HELLO, "slow_add", "a=1", "b=2", "--no-task")
+    assert (code, out) == (2, "")
+    assert err == (
+        "taskapp: slow_add runs only as a task (the server requires the tasks extension "
+        "for it): drop --no-task\n"
+    )
+
+
 def test_json_prints_the_call_tool_result(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = call(capsys, HELLO, "greet", "--json", "--args", '{"name": "Ada"}')
+    code, out, err = call(capsys, *LEGACY, HELLO, "greet", "--json", "--args", '{"name": "Ada"}')
     started = STARTED.search(err)
     assert code == 0
     assert started is not None
@@ -100,6 +123,18 @@ def test_json_prints_the_call_tool_result(capsys: pytest.CaptureFixture[str]) ->
         "content": [{"type": "text", "text": "Hello, Ada!"}],
         "isError": False,
         "_meta": {"io.modelcontextprotocol/related-task": {"taskId": started.group(1)}},
+    }
+
+
+def test_json_in_2026_prints_the_result_inlined_in_the_task(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = call(capsys, HELLO, "greet", "--json", "--args", '{"name": "Ada"}')
+    assert code == 0
+    assert STARTED.search(err) is not None
+    assert json.loads(out) == {
+        "content": [{"type": "text", "text": "Hello, Ada!"}],
+        "isError": False,
     }
 
 
@@ -205,10 +240,19 @@ def test_header_is_for_urls_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (2, "taskapp: --header 'nocolon' is not 'Name: value'\n")
 
 
-def test_a_failing_task_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = call(capsys, FIXTURE, "explode", "message=kaboom")
+@pytest.mark.parametrize(
+    ("dialect", "status"),
+    # A tool's exception is a `failed` task in 2025-11-25 and a `completed` one with
+    # isError in the 2026 tasks extension ("failed" is for JSON-RPC errors only).
+    [(LEGACY, "failed"), ((), "completed")],
+    ids=["2025", "2026"],
+)
+def test_a_failing_task_exits_1(
+    capsys: pytest.CaptureFixture[str], dialect: tuple[str, ...], status: str
+) -> None:
+    code, out, err = call(capsys, *dialect, FIXTURE, "explode", "message=kaboom")
     assert (code, out) == (1, "")
-    assert "\nfailed: ValueError: kaboom\n" in err  # the task's status line
+    assert f"\n{status}: ValueError: kaboom\n" in err  # the task's status line
     assert err.endswith("\ntaskapp: explode failed: ValueError: kaboom\n")
 
 
@@ -216,6 +260,11 @@ def test_a_tool_error_inline_exits_1_and_json_shows_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, _ = call(capsys, FIXTURE, "explode", "--no-task", "--json")
+    assert code == 1
+    shown = json.loads(out)
+    assert shown.pop("_meta") == {"io.modelcontextprotocol/serverInfo": FIXTURE_INFO}
+    assert shown == {"content": [{"type": "text", "text": "ValueError: boom"}], "isError": True}
+    code, out, _ = call(capsys, *LEGACY, FIXTURE, "explode", "--no-task", "--json")
     assert code == 1
     assert json.loads(out) == {
         "content": [{"type": "text", "text": "ValueError: boom"}],
@@ -245,7 +294,8 @@ def test_call_over_a_stdio_server_command(capsys: pytest.CaptureFixture[str]) ->
 
 
 async def test_progress_and_status_are_plain_lines_off_a_terminal() -> None:
-    done = await taskapp("call", HELLO, "slow_add", "a=1", "b=2", "steps=3", "delay=0.01")
+    args = ("call", *LEGACY, HELLO, "slow_add", "a=1", "b=2", "steps=3", "delay=0.01")
+    done = await taskapp(*args)
     assert (done.returncode, done.stdout) == (0, b"1 + 2 = 3\n")
     lines = done.stderr.decode().splitlines()
     assert STARTED.fullmatch(lines[0]) is not None
@@ -257,14 +307,49 @@ async def test_progress_and_status_are_plain_lines_off_a_terminal() -> None:
     assert "\x1b[" not in done.stderr.decode()  # no colour, no cursor moves off a terminal
 
 
-async def test_an_elicitation_is_answered_on_stdin() -> None:
-    args = ("call", "examples/approval.py:app", "deploy", "service=api", "version=1.20")
-    done = await taskapp(*args, stdin=b"y\nship it\n")
+async def test_2026_progress_is_the_status_message_polled_at_the_server_interval() -> None:
+    """In 2026-07-28 a task's progress is its statusMessage, seen at each tasks/get poll:
+    a step that lasts longer than the poll interval (500 ms) shows as a line, and so does the
+    last status before the end (the task's own, then `completed` with its result)."""
+    args = ("call", "--dialect", "2026-07-28", HELLO, "slow_add", "a=1", "b=2", "steps=3")
+    done = await taskapp(*args, "delay=0.7")
+    assert (done.returncode, done.stdout) == (0, b"1 + 2 = 3\n")
+    lines = done.stderr.decode().splitlines()
+    assert STARTED.fullmatch(lines[0]) is not None
+    # each step sets a status and then reports progress, which 2026 shows as the message:
+    # a poll sees one or the other of each step
+    shown = [
+        next(
+            i for i, line in enumerate(lines) if line in (f"working: step {n}/3", f"working: {n}/3")
+        )
+        for n in (1, 2, 3)
+    ]
+    assert shown == sorted(shown), lines
+    assert lines[-1] == "completed"
+
+
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+async def test_an_elicitation_is_answered_on_stdin(dialect: str) -> None:
+    """2025: the server asks with elicitation/create; 2026: the task's inputRequests,
+    answered with tasks/update. The same prompt either way."""
+    args = ("call", "--dialect", dialect, "examples/approval.py:app", "deploy", "service=api")
+    done = await taskapp(*args, "version=1.20", stdin=b"y\nship it\n")
     assert (done.returncode, done.stdout) == (0, b"Deployed api 1.20. Note: ship it\n")
     err = done.stderr.decode()
     assert "Deploy api 1.20 to production?\n" in err
     assert "  approve - Go ahead with the deployment? [y/n]: \n" in err
     assert "  note - Anything to add: \n" in err
+
+
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+async def test_an_inline_question_is_answered_on_stdin(dialect: str) -> None:
+    """--no-task: 2026 asks in an InputRequiredResult round (MRTR) and the call is sent
+    again with the answer; 2025 asks with elicitation/create during the call."""
+    args = ("call", "--dialect", dialect, "examples/approval.py:app", "ask_name", "--no-task")
+    done = await taskapp(*args, stdin=b"Zed\n")
+    assert (done.returncode, done.stdout) == (0, b"Hello, Zed!\n"), done.stderr
+    assert "What is your name?\n" in done.stderr.decode()
+    assert STARTED.search(done.stderr.decode()) is None
 
 
 async def test_a_bad_answer_is_asked_again() -> None:
@@ -303,8 +388,9 @@ async def _interrupt_when_started(argv: Sequence[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
-async def test_ctrl_c_cancels_the_task_and_exits_130() -> None:
-    argv = ["call", HELLO, "slow_add", "a=1", "b=2", "steps=50", "delay=0.1"]
+@pytest.mark.parametrize("dialect", ["2025-11-25", "2026-07-28"])
+async def test_ctrl_c_cancels_the_task_and_exits_130(dialect: str) -> None:
+    argv = ["call", "--dialect", dialect, HELLO, "slow_add", "a=1", "b=2", "steps=50", "delay=0.1"]
     code, task_id, err = await _interrupt_when_started(argv)
     assert code == 130
     assert err.endswith(f"taskapp: interrupted: cancelled task {task_id}\n")
@@ -349,10 +435,13 @@ async def http_server(*extra: str) -> AsyncIterator[str]:
                 await process.wait()
 
 
-async def test_call_over_http() -> None:
+@pytest.mark.parametrize("dialect", ["auto", "2025-11-25", "2026-07-28"])
+async def test_call_over_http(dialect: str) -> None:
     async with http_server() as url:
-        done = await taskapp("call", url, "greet", "name=Ada", "--header", "X-Trace: 1")
-        listed = await taskapp("call", url, "nope")
+        done = await taskapp(
+            "call", "--dialect", dialect, url, "greet", "name=Ada", "--header", "X-Trace: 1"
+        )
+        listed = await taskapp("call", "--dialect", dialect, url, "nope")
     assert (done.returncode, done.stdout) == (0, b"Hello, Ada!\n")
     assert STARTED.search(done.stderr.decode()) is not None
     assert listed.returncode == 2
@@ -554,4 +643,20 @@ async def test_off_a_terminal_each_change_is_one_line(capsys: pytest.CaptureFixt
     feedback.end()
     assert capsys.readouterr().err == (
         "task t1 started (t)\nworking: one\nprogress 3: three\ninput_required: one\n"
+    )
+
+
+# -- --dialect against a 2025-only server ----------------------------------------------------
+
+
+async def test_auto_falls_back_to_2025_and_a_forced_2026_says_why_not() -> None:
+    """tests/legacy_server.py (the official SDK 1.30) knows no server/discover."""
+    server = shlex.join([sys.executable, "tests/legacy_server.py"])
+    done = await taskapp("call", server, "echo", "text=old")
+    assert (done.returncode, done.stdout) == (0, b"old\n"), done.stderr
+    forced = await taskapp("call", "--dialect", "2026-07-28", server, "echo", "text=old")
+    assert (forced.returncode, forced.stdout) == (2, b"")
+    assert forced.stderr.decode().endswith(
+        "the server does not speak 2026-07-28 (server/discover failed or had no answer): "
+        "connect with dialect='auto' or '2025-11-25'\n"
     )

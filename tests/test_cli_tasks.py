@@ -197,7 +197,7 @@ def test_an_empty_listing_says_why(store: MemoryStore, capsys: pytest.CaptureFix
     code, out, err = tasks(capsys, "list", "--store", STORE, "--owner", "session:nobody")
     assert (code, out) == (0, "")
     assert err.startswith("no tasks owned by 'session:nobody'; ")
-    assert err.endswith("; tasks made over HTTP have one (see --owner)\n")
+    assert err.endswith("; tasks made over HTTP have one (see --owner, or --all)\n")
 
 
 # -- get ---------------------------------------------------------------------------------

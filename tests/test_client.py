@@ -8,8 +8,9 @@ import anyio
 import pytest
 
 from examples.hello import app
-from taskapp.client import Client, Task
+from taskapp.client import Task
 from taskapp.wire.jsonrpc import JsonRpcError
+from tests.clients import LegacyClient
 
 from .robust_app import Probe, make_app
 
@@ -19,7 +20,7 @@ RELATED = "io.modelcontextprotocol/related-task"
 
 
 async def test_connects_and_initializes() -> None:
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         assert client.protocol_version == "2025-11-25"
         assert client.server_info == {"name": "hello", "version": "1.0.0"}
         assert client.instructions == "A friendly first taskapp server."
@@ -28,7 +29,7 @@ async def test_connects_and_initializes() -> None:
 
 
 async def test_list_tools_shows_task_support() -> None:
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         tools = await client.list_tools()
     assert {t.name: t.task_support for t in tools} == {
         "echo": "forbidden",
@@ -42,7 +43,7 @@ async def test_list_tools_shows_task_support() -> None:
 
 
 async def test_call_tool() -> None:
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         result = await client.call_tool("echo", {"text": "hi there"})
         assert result.text == "hi there"
         assert result.is_error is False
@@ -63,7 +64,7 @@ async def test_call_tool_as_task_with_progress() -> None:
         if progress == total:
             done.set()
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task(
             "slow_add",
             {"a": 1, "b": 2, "steps": 4, "delay": 0.01},
@@ -78,7 +79,7 @@ async def test_call_tool_as_task_with_progress() -> None:
 
 
 async def test_call_tool_as_task_with_ttl() -> None:
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("greet", {"name": "ttl"}, ttl=60_000)
         assert created.task.ttl == 60_000
         result = await client.get_task_result(created.task.task_id)
@@ -88,7 +89,7 @@ async def test_call_tool_as_task_with_ttl() -> None:
 
 async def test_get_task() -> None:
     probe = Probe()
-    async with Client(make_app(probe)) as client:
+    async with LegacyClient(make_app(probe)) as client:
         created = await client.call_tool_as_task("block", {"value": 2})
         task_id = created.task.task_id
         working = await client.get_task(task_id)
@@ -107,7 +108,7 @@ async def test_get_task() -> None:
 
 async def test_poll_task_yields_until_terminal() -> None:
     probe = Probe()
-    async with Client(make_app(probe, poll_interval_ms=10)) as client:
+    async with LegacyClient(make_app(probe, poll_interval_ms=10)) as client:
         created = await client.call_tool_as_task("block", {"value": 1})
         statuses: list[str] = []
         with anyio.fail_after(5):
@@ -121,7 +122,7 @@ async def test_poll_task_yields_until_terminal() -> None:
 
 
 async def test_list_tasks() -> None:
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         assert (await client.list_tasks()).tasks == []
         first = await client.call_tool_as_task("greet", {"name": "a"})
         second = await client.call_tool_as_task("greet", {"name": "b"})
@@ -139,7 +140,7 @@ async def test_list_tasks() -> None:
 async def test_list_tasks_pages() -> None:
     probe = Probe()
     probe.gate.set()
-    async with Client(make_app(probe, page_size=2)) as client:
+    async with LegacyClient(make_app(probe, page_size=2)) as client:
         created = [(await client.call_tool_as_task("block", {"value": v})).task for v in range(5)]
         ids: list[str] = []
         cursor: str | None = None
@@ -154,7 +155,7 @@ async def test_list_tasks_pages() -> None:
 
 async def test_cancel_task() -> None:
     probe = Probe()
-    async with Client(make_app(probe)) as client:
+    async with LegacyClient(make_app(probe)) as client:
         created = await client.call_tool_as_task("block", {"value": 1})
         with anyio.fail_after(5):
             await probe.started.wait()
@@ -179,7 +180,7 @@ async def test_status_handler_receives_status_notifications() -> None:
         if task.terminal:
             ended.set()
 
-    async with Client(app, status_handler=on_status) as client:
+    async with LegacyClient(app, status_handler=on_status) as client:
         created = await client.call_tool_as_task("greet", {"name": "notes"})
         await client.get_task_result(created.task.task_id)
         with anyio.fail_after(5):
@@ -200,7 +201,7 @@ async def test_log_handler_receives_tool_logs() -> None:
         if len(received) == 2:
             got_two.set()
 
-    async with Client(make_app(Probe()), log_handler=on_log) as client:
+    async with LegacyClient(make_app(Probe()), log_handler=on_log) as client:
         assert (await client.call_tool("talk", {"text": "inline words"})).text == "inline words"
         created = await client.call_tool_as_task("talk_task", {"text": "task words"})
         assert (await client.get_task_result(created.task.task_id)).text == "task words"
@@ -221,7 +222,7 @@ async def test_log_handler_receives_tool_logs() -> None:
 
 
 async def test_errors_raise_json_rpc_error_with_the_code() -> None:
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         with pytest.raises(JsonRpcError) as unknown:
             await client.request("no/such/method")
         assert unknown.value.code == -32601
@@ -239,6 +240,6 @@ async def test_errors_raise_json_rpc_error_with_the_code() -> None:
 
 
 async def test_request_outside_the_context_manager_raises() -> None:
-    client = Client(app)
+    client = LegacyClient(app)
     with pytest.raises(RuntimeError, match="async with"):
         await client.ping()

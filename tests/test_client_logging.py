@@ -53,10 +53,14 @@ PROGRAM = textwrap.dedent(
 
     async def main(target: str) -> None:
         server = [sys.executable, "-m", "taskapp", "run", f"{__file__}:app", "--log-level=warning"]
-        async with Client(app if target == "memory" else server) as client:
+        async with Client(app if target == "memory" else server, dialect="2025-11-25") as client:
             await client.call_tool("fails")
             created = await client.call_tool_as_task("chatty")
             await client.get_task_result(created.task.task_id)
+        async with Client(app if target == "memory" else server) as client:  # auto
+            assert client.dialect == "2026-07-28"  # the probe, polling: quiet too
+            await client.call_tool("fails")
+            await client.call_tool("chatty")
         print("MARKER")
 
 

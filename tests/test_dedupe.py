@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from taskapp import Client, TaskApp, TaskContext
+from taskapp import TaskApp, TaskContext
 from taskapp.auth import StaticTokenVerifier
 from taskapp.engine import TaskEngine
 from taskapp.engine.dedupe import call_key
@@ -21,6 +21,7 @@ from taskapp.stores import TaskStore
 from taskapp.stores.redis import RedisStore
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.tools import ToolSpec
+from tests.clients import LegacyClient
 from tests.redis_support import delete_keys, require_redis, unique_prefix
 from tests.test_http import bearer, open_session, serving
 from tests.test_http_2026 import TASK_CAPS, Modern, meta
@@ -126,7 +127,7 @@ async def test_calls_without_an_owner_are_never_deduplicated() -> None:
     """Over stdio or in memory a call has no owner: a task id is the only thing that keeps
     a task its caller's, so a repeated call must not hand out an earlier one's id."""
     deploys = Deploys(auth=None)
-    async with Client(deploys.app) as client:
+    async with LegacyClient(deploys.app) as client:
         one = await client.call_tool_as_task("deploy", {"env": "prod"})
         two = await client.call_tool_as_task("deploy", {"env": "prod"})
         deploys.release.set()

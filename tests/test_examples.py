@@ -32,6 +32,7 @@ from taskapp.stores.redis import RedisStore
 from taskapp.testing import TaskStoreContract
 from taskapp.wire.jsonrpc import JsonRpcError
 from taskapp.wire.models import Task
+from tests.clients import LegacyClient
 
 from .redis_support import delete_keys, require_redis, unique_prefix
 
@@ -98,7 +99,7 @@ async def test_the_documented_run_command_serves_the_example(
     monkeypatch.chdir(REPO)
     module = __import__(f"examples.{example.stem}", fromlist=["app"])
     with anyio.fail_after(TIMEOUT):
-        async with Client(runnable(documented_command(example))) as client:
+        async with LegacyClient(runnable(documented_command(example))) as client:
             tools = {tool.name: tool.task_support for tool in await client.list_tools()}
     assert tools == {name: tool.mode for name, tool in module.app.tools.items()}
     assert client.server_info["name"] == module.app.name
@@ -110,10 +111,12 @@ async def test_the_jobs_command_prints_the_result() -> None:
     assert command[-3:] == ["examples/jobs.py:app", "crunch", "items=10"]
     with anyio.fail_after(TIMEOUT):
         done = await anyio.run_process(
-            [*command, "delay=0.01"], check=False, cwd=REPO, env=subprocess_env()
+            [*command, "delay=0.15"], check=False, cwd=REPO, env=subprocess_env()
         )
     assert (done.returncode, done.stdout) == (0, b"crunched 10 items, checksum 301337\n")
-    assert b"working: item 10/10\n" in done.stderr
+    # `taskapp call` speaks 2026-07-28 to taskapp: it polls the task every 500 ms and
+    # shows the status each poll sees (an item's status, or its progress `n/10`)
+    assert re.search(rb"\nworking: (item )?\d+/10\n", done.stderr), done.stderr
     assert done.stderr.endswith(b"completed\n")
 
 
@@ -158,7 +161,9 @@ async def test_slow_add_runs_as_a_task_with_progress() -> None:
             all_seen.set()
 
     with anyio.fail_after(10):  # a test must never hang
-        async with Client(app) as client:  # the app, served in memory
+        # The app, served in memory, in 2025-11-25 for tasks/result (the default "auto"
+        # speaks 2026-07-28 with taskapp: see below).
+        async with Client(app, dialect="2025-11-25") as client:
             created = await client.call_tool_as_task(
                 "slow_add",
                 {"a": 1, "b": 2, "steps": 3, "delay": 0.01},
@@ -177,7 +182,7 @@ async def test_slow_add_runs_as_a_task_with_progress() -> None:
 async def test_greet_runs_inline_too_and_echo_is_a_plain_function() -> None:
     from examples.hello import app, echo
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         result = await client.call_tool("greet", {"name": "Ada"})  # no task: inline
         tools = {tool.name: tool.task_support for tool in await client.list_tools()}
     assert result.text == "Hello, Ada!"
@@ -195,7 +200,7 @@ async def test_a_job_runs_to_the_end() -> None:
     from examples.jobs import app
 
     with anyio.fail_after(10):
-        async with Client(app) as client:
+        async with LegacyClient(app) as client:
             created = await client.call_tool_as_task("crunch", {"items": 3, "delay": 0.01})
             result = await client.get_task_result(created.task.task_id)
             task = await client.get_task(created.task.task_id)
@@ -215,7 +220,7 @@ async def test_cancelling_a_job_stops_it_and_cleans_up() -> None:
         started.set()
 
     with anyio.fail_after(10):
-        async with Client(app) as client:
+        async with LegacyClient(app) as client:
             created = await client.call_tool_as_task(
                 "crunch", {"items": 1000, "delay": 0.01}, progress_handler=on_progress
             )
@@ -257,7 +262,7 @@ async def test_deploy_asks_for_approval() -> None:
             ended.set()
 
     with anyio.fail_after(10):
-        async with Client(app, elicitation_handler=answer, status_handler=on_status) as c:
+        async with LegacyClient(app, elicitation_handler=answer, status_handler=on_status) as c:
             created = await c.call_tool_as_task("deploy", {"service": "api", "version": "1.2"})
             result = await c.get_task_result(created.task.task_id)  # delivers the question
             await ended.wait()
@@ -276,7 +281,7 @@ async def test_deploy_stops_when_the_user_declines() -> None:
         return {"action": "decline"}
 
     with anyio.fail_after(10):
-        async with Client(app, elicitation_handler=decline) as client:
+        async with LegacyClient(app, elicitation_handler=decline) as client:
             created = await client.call_tool_as_task("deploy", {"service": "api", "version": "2"})
             result = await client.get_task_result(created.task.task_id)
     assert result.text == "Deployment of api 2 not approved (decline)."
@@ -292,9 +297,9 @@ async def test_ask_name_inline_and_without_the_capability() -> None:
         return {"action": "accept", "content": {"name": "Ada"}}
 
     with anyio.fail_after(10):
-        async with Client(app, elicitation_handler=answer) as client:
+        async with LegacyClient(app, elicitation_handler=answer) as client:
             inline = await client.call_tool("ask_name")
-        async with Client(app) as client:  # declares no elicitation
+        async with LegacyClient(app) as client:  # declares no elicitation
             refused = await client.call_tool("ask_name")
     assert inline.text == "Hello, Ada!"
     assert refused.is_error
@@ -320,7 +325,7 @@ async def test_summarize_asks_the_clients_model() -> None:
         }
 
     with anyio.fail_after(10):
-        async with Client(app, sampling_handler=model) as client:
+        async with LegacyClient(app, sampling_handler=model) as client:
             created = await client.call_tool_as_task("summarize", {"text": "A long text."})
             result = await client.get_task_result(created.task.task_id)
     assert result.text == "summary: Tasks let tools run long."
@@ -338,7 +343,7 @@ async def test_summarize_asks_the_clients_model() -> None:
 async def test_the_schemas_come_from_the_signature() -> None:
     from examples.schemas import app
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         tools = {tool.name: tool for tool in await client.list_tools()}
     order = tools["place_order"]
     schema = order.input_schema
@@ -366,7 +371,7 @@ async def test_results_and_errors_of_place_order() -> None:
     from examples.schemas import app
 
     with anyio.fail_after(10):
-        async with Client(app) as client:
+        async with LegacyClient(app) as client:
             ok = await client.call_tool("place_order", {"sku": "ABC-1234", "quantity": 2})
             bad = await client.call_tool("place_order", {"sku": "abc", "quantity": 0})
             out = await client.call_tool("place_order", {"sku": "OUT-0000"})
@@ -410,7 +415,7 @@ async def test_an_app_runs_on_the_custom_store() -> None:
         return 2 * x
 
     with anyio.fail_after(10):
-        async with Client(app) as client:
+        async with LegacyClient(app) as client:
             created = await client.call_tool_as_task("double", {"x": 21})
             result = await client.get_task_result(created.task.task_id)
             listed = await client.list_tasks()
@@ -539,7 +544,7 @@ async def test_fleet_an_instance_queues_and_a_worker_runs() -> None:
                 anyio.create_task_group() as tg,
             ):
                 tg.start_soon(worker.work, 2)  # what `taskapp worker` runs
-                async with Client(instance, status_handler=on_status) as client:
+                async with LegacyClient(instance, status_handler=on_status) as client:
                     # Frame 12's status stands for 12 more frames: the instance relays what it
                     # reads after each change, so a status the task replaces within one
                     # Redis round trip (say, by finishing) may never be seen, by design.

@@ -20,6 +20,7 @@ from examples.approval import app as approval
 from taskapp import TaskApp, TaskContext, ToolError
 from taskapp.client import Client, Task
 from taskapp.wire.jsonrpc import JsonRpcError
+from tests.clients import LegacyClient
 
 from .protocol_app import RELATED_TASK, schema_errors
 from .raw import INIT_PARAMS, RawConnection, raw_connection
@@ -302,7 +303,7 @@ async def raw_task(conn: RawConnection, name: str, arguments: dict[str, Any]) ->
 async def test_inline_elicitation() -> None:
     """An optional tool called without a task asks the client directly: no related-task."""
     handler, calls = answering(accept(name="Ada"))
-    async with Client(approval, elicitation_handler=handler) as client:
+    async with LegacyClient(approval, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("ask_name", {"prompt": "Who are you?"})
     assert (result.is_error, result.text) == (False, "Hello, Ada!")
@@ -325,7 +326,9 @@ async def test_elicitation_inside_a_task_status_path() -> None:
     """S-15, S-16, S-18: working → input_required → working → completed, request with _meta."""
     statuses = Statuses()
     handler, calls = answering(accept(approve=True, note=""))
-    async with Client(approval, elicitation_handler=handler, status_handler=statuses) as client:
+    async with LegacyClient(
+        approval, elicitation_handler=handler, status_handler=statuses
+    ) as client:
         task_id, result, final = await run_task(client, "deploy", {"service": "s", "version": "1"})
         await statuses.wait_for(task_id, "completed")
     assert (result.is_error, result.text) == (False, "Deployed s 1.")
@@ -377,7 +380,9 @@ async def test_several_questions_in_turn() -> None:
     """A task may need input again after it went back to working (S-15, S-18 each time)."""
     statuses = Statuses()
     handler, calls = answering(accept(name="Bo"), accept(age=7), accept(ok=True))
-    async with Client(build().app, elicitation_handler=handler, status_handler=statuses) as client:
+    async with LegacyClient(
+        build().app, elicitation_handler=handler, status_handler=statuses
+    ) as client:
         task_id, result, final = await run_task(client, "survey")
         await statuses.wait_for(task_id, "completed")
     assert (result.is_error, result.text) == (False, "Bo 7 True")
@@ -411,7 +416,9 @@ async def test_two_questions_at_once_in_one_task() -> None:
             b_answered.set()
         return accept(name=f"name-{who}")
 
-    async with Client(build().app, elicitation_handler=handler, status_handler=statuses) as client:
+    async with LegacyClient(
+        build().app, elicitation_handler=handler, status_handler=statuses
+    ) as client:
         with anyio.fail_after(TIMEOUT):
             created = await client.call_tool_as_task("both")
             task_id = created.task.task_id
@@ -443,7 +450,7 @@ async def test_two_tasks_waiting_at_once_get_their_own_answers() -> None:
         return accept(name=f"name-{who}")
 
     results: dict[str, str] = {}
-    async with Client(build().app, elicitation_handler=handler) as client:
+    async with LegacyClient(build().app, elicitation_handler=handler) as client:
 
         async def one(who: str, task_id: str) -> None:
             results[who] = (await client.get_task_result(task_id)).text
@@ -563,7 +570,7 @@ async def test_expiry_while_waiting_for_input() -> None:
 
 
 async def test_no_elicitation_capability_inline_is_a_tool_error() -> None:
-    async with Client(approval) as client:
+    async with LegacyClient(approval) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("ask_name")
     assert result.is_error is True
@@ -573,7 +580,7 @@ async def test_no_elicitation_capability_inline_is_a_tool_error() -> None:
 async def test_no_elicitation_capability_in_a_task_fails_it_without_waiting() -> None:
     """No input_required at all: the task fails at once and names the capability."""
     statuses = Statuses()
-    async with Client(approval, status_handler=statuses) as client:
+    async with LegacyClient(approval, status_handler=statuses) as client:
         task_id, result, final = await run_task(client, "ask_name")
         await statuses.wait_for(task_id, "failed")
     assert result.is_error is True
@@ -585,7 +592,7 @@ async def test_no_elicitation_capability_in_a_task_fails_it_without_waiting() ->
 
 
 async def test_no_sampling_capability_is_a_tool_error() -> None:
-    async with Client(build().app) as client:
+    async with LegacyClient(build().app) as client:
         with anyio.fail_after(TIMEOUT):
             inline = await client.call_tool("ask_model")
         _, result, final = await run_task(client, "ask_model")
@@ -628,7 +635,7 @@ async def test_an_undeclared_elicitation_mode_is_a_tool_error(
 async def test_a_model_elicitation_cannot_carry_is_a_tool_error(kind: str, where: str) -> None:
     """ElicitationSchemaError names the field, inline and in a task; nothing is asked."""
     handler, calls = answering(accept())
-    async with Client(build().app, elicitation_handler=handler) as client:
+    async with LegacyClient(build().app, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             inline = await client.call_tool("bad_form", {"kind": kind})
         _, in_task, final = await run_task(client, "bad_form", {"kind": kind})
@@ -643,7 +650,7 @@ async def test_elicit_schema_of_every_field_kind() -> None:
     """str, int, float, bool, Literal, Enum, Optional and list[Literal] become flat MCP fields."""
     answer = accept(name="Al", age=3, height=1.5, color="blue", toppings=["egg"])
     handler, calls = answering(answer)
-    async with Client(build().app, elicitation_handler=handler) as client:
+    async with LegacyClient(build().app, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("form")
     assert calls[0]["requestedSchema"] == FORM_SCHEMA
@@ -663,7 +670,7 @@ async def test_elicit_schema_of_every_field_kind() -> None:
 async def test_an_optional_field_defaulting_to_none_sends_a_valid_schema() -> None:
     """`str | None = None` must not become `"default": null`: StringSchema.default is a string."""
     handler, calls = answering({"action": "decline"})
-    async with Client(build().app, elicitation_handler=handler) as client:
+    async with LegacyClient(build().app, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("maybe")
     assert result.text == "decline"
@@ -686,7 +693,7 @@ async def test_an_answer_that_does_not_fit_is_a_tool_error(
 ) -> None:
     handler, _ = answering({"action": "accept", "content": content})
     built = build()
-    async with Client(built.app, elicitation_handler=handler) as client:
+    async with LegacyClient(built.app, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             inline = await client.call_tool("age")
         _, in_task, final = await run_task(client, "age")
@@ -750,7 +757,7 @@ EXPECTED_SAMPLE_RESULT = {
 
 async def test_sampling_params_and_result_inline_and_in_a_task() -> None:
     handler, calls = answering(SAMPLE_REPLY)
-    async with Client(build().app, sampling_handler=handler) as client:
+    async with LegacyClient(build().app, sampling_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             inline = await client.call_tool("ask_model")
         task_id, in_task, final = await run_task(client, "ask_model")
@@ -768,7 +775,7 @@ async def test_sampling_reply_with_several_blocks_joins_their_text() -> None:
         "content": [{"type": "text", "text": "One, "}, {"type": "text", "text": "two."}],
     }
     handler, _ = answering(reply)
-    async with Client(build().app, sampling_handler=handler) as client:
+    async with LegacyClient(build().app, sampling_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("ask_model")
     assert json.loads(result.text)["text"] == "One, two."
@@ -784,7 +791,7 @@ async def test_an_error_answer_is_a_tool_error_in_a_task() -> None:
         raise JsonRpcError(-32000, "nope")
 
     built = build()
-    async with Client(built.app, elicitation_handler=handler) as client:
+    async with LegacyClient(built.app, elicitation_handler=handler) as client:
         _, result, final = await run_task(client, "age")
     assert result.is_error is True
     assert "nope" in result.text
@@ -801,7 +808,7 @@ async def test_an_error_answer_is_a_tool_error_inline() -> None:
         raise JsonRpcError(-32000, "nope")
 
     built = build()
-    async with Client(built.app, elicitation_handler=handler) as client:
+    async with LegacyClient(built.app, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("age")
     assert result.is_error is True
@@ -811,7 +818,7 @@ async def test_an_error_answer_is_a_tool_error_inline() -> None:
 
 async def test_an_unknown_action_is_a_tool_error() -> None:
     handler, _ = answering({"action": "maybe"})
-    async with Client(approval, elicitation_handler=handler) as client:
+    async with LegacyClient(approval, elicitation_handler=handler) as client:
         with anyio.fail_after(TIMEOUT):
             result = await client.call_tool("ask_name")
     assert result.is_error is True
@@ -845,7 +852,7 @@ async def test_client_declares_task_support_for_its_handlers(
     """S-1, S-2: tasks.requests lists exactly the request types the client runs as tasks."""
     handler, _ = answering(accept())
     handlers = {f"{kind}_handler": handler for kind in kinds}
-    async with Client(build().app, task_support=True, **handlers) as client:  # type: ignore[arg-type]
+    async with LegacyClient(build().app, task_support=True, **handlers) as client:
         assert client._tasks is not None
         declared = client._tasks.capabilities()
     assert declared == {"list": {}, "cancel": {}, "requests": requests}
@@ -855,7 +862,7 @@ async def test_client_declares_task_support_for_its_handlers(
 async def test_client_hosted_elicitation(as_task: bool) -> None:
     """The server sends elicitation/create as a task and takes the answer from tasks/result."""
     handler, calls = answering(accept(name="Tia"))
-    async with Client(approval, elicitation_handler=handler, task_support=True) as client:
+    async with LegacyClient(approval, elicitation_handler=handler, task_support=True) as client:
         if as_task:
             task_id, result, final = await run_task(client, "ask_name")
             assert final.status == "completed"
@@ -874,7 +881,7 @@ async def test_client_hosted_elicitation(as_task: bool) -> None:
 
 async def test_client_hosted_sampling() -> None:
     handler, calls = answering(SAMPLE_REPLY)
-    async with Client(build().app, sampling_handler=handler, task_support=True) as client:
+    async with LegacyClient(build().app, sampling_handler=handler, task_support=True) as client:
         task_id, result, final = await run_task(client, "ask_model")
         hosted = await client_records(client)
     assert json.loads(result.text) == EXPECTED_SAMPLE_RESULT
@@ -897,7 +904,9 @@ async def test_two_concurrent_task_results_deliver_the_question_once(task_suppor
         return accept(name="Once")
 
     results: list[str] = []
-    async with Client(approval, elicitation_handler=handler, task_support=task_support) as client:
+    async with LegacyClient(
+        approval, elicitation_handler=handler, task_support=task_support
+    ) as client:
         with anyio.fail_after(TIMEOUT):
             created = await client.call_tool_as_task("ask_name")
             task_id = created.task.task_id
@@ -926,7 +935,7 @@ async def test_cancelling_the_server_task_cancels_the_client_hosted_one() -> Non
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 
-    async with Client(approval, elicitation_handler=handler, task_support=True) as client:
+    async with LegacyClient(approval, elicitation_handler=handler, task_support=True) as client:
         with anyio.fail_after(TIMEOUT):
             created = await client.call_tool_as_task("ask_name")
             task_id = created.task.task_id

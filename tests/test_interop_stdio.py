@@ -18,8 +18,8 @@ from mcp.client.experimental import ExperimentalClientFeatures
 from mcp.client.stdio import stdio_client
 from mcp.shared.session import RequestResponder
 
-from taskapp.client import Client
 from taskapp.client import Task as TaskappTask
+from tests.clients import LegacyClient
 
 from .official_client import RELATED, TERMINAL, TIMEOUT, related_task_id, text_of
 
@@ -472,7 +472,7 @@ async def test_taskapp_client_over_stdio() -> None:
         statuses.append(task)
 
     with anyio.fail_after(TIMEOUT):
-        async with Client(command, status_handler=on_status) as client:
+        async with LegacyClient(command, status_handler=on_status) as client:
             assert client.server_info == {"name": "fixture", "version": "1.0.0"}
             created = await client.call_tool_as_task(
                 "slow_add",

@@ -20,7 +20,8 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     # What users start: the app assembles the server description, the client drives one,
     # the CLI forwards to both.
     (7, "app", ("taskapp", "taskapp.__main__", "taskapp.app", "taskapp._loop",
-                "taskapp.client", "taskapp._client_tasks", "taskapp.cli")),
+                "taskapp.client", "taskapp._client_tasks", "taskapp._client_modern",
+                "taskapp._client_connect", "taskapp.cli", "taskapp.dashboard")),
     # How messages travel: stdio, Streamable HTTP (both sides), memory.
     (6, "transports", ("taskapp.transports",)),
     # One client's conversation in each dialect, the Peer, and what they are given

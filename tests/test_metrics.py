@@ -24,6 +24,7 @@ from taskapp.observe.store import ObservedStore, observed
 from taskapp.stores import TaskStore
 from taskapp.testing import TaskStoreContract
 from taskapp.wire.jsonrpc import JsonRpcError
+from tests.clients import LegacyClient
 
 from .test_http import serving
 
@@ -124,7 +125,7 @@ async def run_to_end(client: Client, tool: str) -> None:
 async def test_metrics_on_their_own_port_count_every_outcome_by_tool() -> None:
     started = anyio.Event()
     app = make_app(started, metrics="127.0.0.1:0")
-    async with Client(app, elicitation_handler=answer_name) as client:
+    async with LegacyClient(app, elicitation_handler=answer_name) as client:
         assert app.observing.address is not None
         host, port = app.observing.address
         url = f"http://{host}:{port}/metrics"
@@ -206,7 +207,7 @@ app = TaskApp("plain")
 async def ok() -> str:
     return "fine"
 async def main():
-    async with Client(app) as client:
+    async with Client(app, dialect="2025-11-25") as client:
         created = await client.call_tool_as_task("ok")
         await client.get_task_result(created.task.task_id)
 anyio.run(main)

@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from taskapp import Client
+from tests.clients import LegacyClient
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +22,7 @@ async def test_checkout_charges_once_though_the_warehouse_fails_once() -> None:
         statuses.append(task.status_message)
 
     with anyio.fail_after(10):
-        async with Client(app, status_handler=on_status) as client:
+        async with LegacyClient(app, status_handler=on_status) as client:
             created = await client.call_tool_as_task("checkout", {"order_id": "A7", "amount": 30})
             result = await client.get_task_result(created.task.task_id)
     assert result.content == [{"type": "text", "text": "order A7: pay-A7 for 30, parcel-A7"}]

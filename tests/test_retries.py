@@ -13,11 +13,12 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from taskapp import Client, TaskApp, TaskContext, ToolError
+from taskapp import TaskApp, TaskContext, ToolError
 from taskapp.engine.attempts import MAX_BACKOFF_S, backoff, seconds
 from taskapp.errors import RegistrationError
 from taskapp.tools import ToolSpec, build_tool
 from taskapp.wire.jsonrpc import INVALID_PARAMS, JsonRpcError
+from tests.clients import LegacyClient
 from tests.test_tasks_extension import modern
 
 pytestmark = pytest.mark.anyio
@@ -59,7 +60,7 @@ async def test_a_tool_that_fails_twice_completes_on_attempt_three_2025() -> None
         messages.append(task.status_message)
         flaky.saw(task.status_message)
 
-    async with Client(flaky.app, status_handler=on_status) as client:
+    async with LegacyClient(flaky.app, status_handler=on_status) as client:
         created = await client.call_tool_as_task("flaky")
         result = await client.get_task_result(created.task.task_id)
         task = await client.get_task(created.task.task_id)
@@ -113,7 +114,7 @@ def _app_with(**options: Any) -> tuple[TaskApp, list[int]]:
 
 async def test_spent_retries_end_the_task_as_a_raising_tool_ends_it_2025() -> None:
     app, calls = _app_with(retries=2, retry_backoff=0)
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         retried = await client.call_tool_as_task("fails")
         plain = await client.call_tool_as_task("plain")
         got = [await client.get_task_result(t.task.task_id) for t in (retried, plain)]
@@ -147,7 +148,7 @@ async def test_a_tool_error_is_not_retried() -> None:
         calls.append(1)
         raise ToolError("no such city")
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("refuses")
         result = await client.get_task_result(created.task.task_id)
     assert result.is_error
@@ -166,7 +167,7 @@ async def test_cancelling_during_the_backoff_stops_the_retries() -> None:
         if (task.status_message or "").startswith("retry 1 of 1 in"):
             announced.set()
 
-    async with Client(app, status_handler=on_status) as client, app.running():
+    async with LegacyClient(app, status_handler=on_status) as client, app.running():
         created = await client.call_tool_as_task("fails")
         with anyio.fail_after(5):
             await announced.wait()
@@ -180,7 +181,7 @@ async def test_cancelling_during_the_backoff_stops_the_retries() -> None:
 
 async def test_a_task_whose_ttl_runs_out_during_the_backoff_is_gone() -> None:
     app, calls = _app_with(retries=1, retry_backoff=100)
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("fails", ttl=300)
         task_id = created.task.task_id
         # tasks/result follows the task until it ends or is gone: here, gone (S-47).
@@ -198,7 +199,7 @@ async def test_an_attempt_past_its_timeout_ends_as_a_tool_error_that_says_so() -
         await anyio.sleep_forever()
         return "never"
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("hangs")
         result = await client.get_task_result(created.task.task_id)
     assert result.is_error
@@ -222,7 +223,7 @@ async def test_a_timeout_is_retried_when_retries_allow() -> None:
     async def on_status(task: Any) -> None:
         messages.append(task.status_message)
 
-    async with Client(app, status_handler=on_status) as client:
+    async with LegacyClient(app, status_handler=on_status) as client:
         created = await client.call_tool_as_task("slow_once")
         result = await client.get_task_result(created.task.task_id)
     assert result.content == [{"type": "text", "text": "second time lucky"}]
@@ -249,7 +250,7 @@ async def test_time_spent_in_input_required_does_not_count_against_the_timeout()
         await anyio.sleep(0.6)
         return {"action": "accept", "content": {"ok": True}}
 
-    async with Client(app, elicitation_handler=slow_user) as client:
+    async with LegacyClient(app, elicitation_handler=slow_user) as client:
         created = await client.call_tool_as_task("asks")
         result = await client.get_task_result(created.task.task_id)
     assert not result.is_error, result

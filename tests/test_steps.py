@@ -12,11 +12,12 @@ from typing import Any
 import anyio
 import pytest
 
-from taskapp import Client, MemoryStore, TaskApp, TaskContext
+from taskapp import MemoryStore, TaskApp, TaskContext
 from taskapp.engine.invoke import Superseded
 from taskapp.errors import ReliabilityWarning
 from taskapp.stores.sqlite import SQLiteStore
 from taskapp.tools import ToolSpec, build_tool
+from tests.clients import LegacyClient
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +55,7 @@ async def test_a_retry_skips_the_steps_that_finished() -> None:
         shipped = await ctx.step("ship", ship)
         return f"{paid['charged']} {place[1]} {shipped}"
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("checkout", {"order": "A1"})
         result = await client.get_task_result(created.task.task_id)
     assert not result.is_error, result
@@ -77,7 +78,7 @@ async def test_a_step_that_raises_is_not_stored_and_runs_again() -> None:
     async def pay(ctx: TaskContext) -> int:
         return await ctx.step("pay", flaky)
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("pay")
         result = await client.get_task_result(created.task.task_id)
     assert result.structured_content == {"result": 2}
@@ -93,7 +94,7 @@ async def test_a_step_name_used_twice_in_one_run_is_a_tool_error() -> None:
         await ctx.step("same", lambda: 2)
         return "unreachable"
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("twice")
         result = await client.get_task_result(created.task.task_id)
     assert result.is_error
@@ -119,7 +120,7 @@ async def test_a_step_result_must_be_json_within_the_limit(
         await ctx.step("bad", lambda: value)
         return "unreachable"
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("bad")
         result = await client.get_task_result(created.task.task_id)
     assert result.is_error
@@ -135,7 +136,7 @@ async def test_a_task_stores_at_most_max_steps() -> None:
             await ctx.step(f"s{i}", lambda: None)
         return "unreachable"
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("many")
         result = await client.get_task_result(created.task.task_id)
     assert result.is_error
@@ -162,7 +163,7 @@ async def test_steps_show_in_the_status_unless_the_tool_sets_its_own() -> None:
         if task.status_message == "step fetch":
             release.set()
 
-    async with Client(app, status_handler=on_status) as client:
+    async with LegacyClient(app, status_handler=on_status) as client:
         created = await client.call_tool_as_task("work")
         await client.get_task_result(created.task.task_id)
     assert "step fetch" in seen
@@ -177,7 +178,7 @@ async def test_inline_a_step_simply_runs() -> None:
     async def add(ctx: TaskContext, a: int) -> int:
         return await ctx.step("add", lambda: a + 1)
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         result = await client.call_tool("add", {"a": 1})
     assert result.structured_content == {"result": 2}
 
@@ -241,7 +242,7 @@ async def test_a_step_result_comes_back_as_json_gives_it(tmp_path: Path) -> None
         assert isinstance(got, list)
         return got
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("pair")
         result = await client.get_task_result(created.task.task_id)
     assert result.structured_content == {"result": [1, "a"]}

@@ -19,10 +19,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from taskapp import Client, TaskApp, TaskContext
+from taskapp import TaskApp, TaskContext
 from taskapp.engine.hooks import TRACE_KEY
 from taskapp.observe.store import ObservedStore
 from taskapp.stores.redis import RedisStore
+from tests.clients import LegacyClient
 
 from .redis_support import delete_keys, require_redis, unique_prefix
 from .test_http import serving
@@ -101,7 +102,7 @@ def check_tree(exporter: InMemorySpanExporter) -> None:
 async def test_a_2025_call_continues_the_trace_of_its_traceparent() -> None:
     provider, exporter = exporting()
     app = make_app(tracing=provider)
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.request(
             "tools/call",
             {"name": "checkout", "arguments": {"order": "A1"}, "task": {},
@@ -155,7 +156,7 @@ async def test_a_call_that_becomes_a_task_continues_the_trace_of_its_traceparent
 async def test_without_a_traceparent_a_call_starts_a_trace_of_its_own() -> None:
     provider, exporter = exporting()
     app = make_app(tracing=provider)
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("checkout", {"order": "C3"})
         await client.get_task_result(created.task.task_id)
         await finished(exporter, "task checkout")
@@ -174,7 +175,7 @@ async def test_a_failing_tool_s_run_span_says_so() -> None:
     async def boom() -> str:
         raise ValueError("no")
 
-    async with Client(app) as client:
+    async with LegacyClient(app) as client:
         created = await client.call_tool_as_task("boom")
         await client.get_task_result(created.task.task_id)
         run = await finished(exporter, "task boom")
@@ -210,7 +211,7 @@ async def test_a_worker_over_redis_continues_the_trace_of_the_call() -> None:
     front = make_app(tracing=front_provider, executor="queue", store=RedisStore(url, prefix=prefix))
     back = make_app(tracing=worker_provider, store=RedisStore(url, prefix=prefix))
     try:
-        async with Client(front) as client, worker(back):
+        async with LegacyClient(front) as client, worker(back):
             created = await client.request(
                 "tools/call",
                 {"name": "checkout", "arguments": {"order": "Q1"}, "task": {},

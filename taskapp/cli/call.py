@@ -13,13 +13,15 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .._logging import configure_logging
-from ..client import Client
+from ..client import Client, DialectError, TaskCancelledError
 from ..wire.jsonrpc import JsonRpcError
-from ..wire.models import CallToolResult, ToolInfo
+from ..wire.mcp2026 import MISSING_CAPABILITY
+from ..wire.models import CallToolResult, Task, ToolInfo
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     TARGET_FORMS,
     CliError,
     add_header_option,
@@ -42,6 +44,12 @@ examples:
   taskapp call "taskapp run examples/hello.py:app" greet --args '{"name": "Ada"}'
   taskapp call http://127.0.0.1:8000/mcp greet name=Ada --header 'Authorization: Bearer TOKEN'
   taskapp call examples/approval.py:app deploy service=api version=1.2
+  taskapp call --dialect 2025-11-25 examples/hello.py:app greet name=Ada
+
+dialects: auto (the default) asks the server with server/discover and speaks
+MCP 2026-07-28 with the tasks extension when it can (the server decides what
+runs as a task; the client polls it), else 2025-11-25 after initialize (a tool
+whose task support is optional or required runs as a task).
 
 arguments: key=value is read as JSON when it is valid JSON (a=1 is a number,
 tags='["x"]' a list) and as text otherwise (name=Ada); a parameter declared as
@@ -71,7 +79,15 @@ def add_parser(commands: Any) -> None:
     call.add_argument(
         "--no-task", action="store_true", help="run a tool whose task support is optional inline"
     )
-    call.add_argument("--ttl", type=int, metavar="MS", help="ask the task to be kept this long")
+    call.add_argument(
+        "--ttl", type=int, metavar="MS", help="ask the task to be kept this long (2025-11-25)"
+    )
+    call.add_argument(
+        "--dialect",
+        choices=("auto", "2026-07-28", "2025-11-25"),
+        default="auto",
+        help="the MCP version to speak (default: auto, the newest the server speaks)",
+    )
     add_header_option(call)
 
 
@@ -84,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     except CliError as exc:
         fail(str(exc))
         return exc.code
+    except DialectError as exc:
+        fail(f"cannot connect to {args.target}: {exc}")
+        return EXIT_USAGE
     return code
 
 
@@ -99,6 +118,7 @@ async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) 
     options: dict[str, Any] = {
         "elicitation_handler": TerminalAsker(feedback),
         "status_handler": feedback.on_status,
+        "dialect": args.dialect,
     }
     if headers:
         options["headers"] = headers
@@ -106,18 +126,23 @@ async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) 
         tool = await _find_tool(client, args.tool)
         arguments = parse_arguments(args.arguments, args.args_json, tool.input_schema)
         check_arguments(tool, arguments)
-        as_task = _as_task(tool, args.no_task)
+        task = _as_task(client, tool, args.no_task, args.ttl)
         call = _Call()
 
         async def work() -> None:
-            await _invoke(client, tool.name, arguments, as_task, args.ttl, feedback, call)
+            await _invoke(client, tool.name, arguments, task, args.ttl, feedback, call)
 
         try:
             interrupted = await _until_interrupted(work)
         finally:
             feedback.end()
         if interrupted:
-            return await _cancel(client, call.task_id)
+            return await _cancel(client, call.task_id, feedback)
+    if call.error is not None and call.error.code == MISSING_CAPABILITY and task is False:
+        raise CliError(
+            f"{tool.name} runs only as a task (the server requires the tasks extension for "
+            "it): drop --no-task"
+        )
     return _report(call, tool.name, args.json)
 
 
@@ -179,7 +204,13 @@ def check_arguments(tool: ToolInfo, arguments: dict[str, Any]) -> None:
         raise CliError(f"{tool.name}: {'; '.join(problems)} (it takes {takes})")
 
 
-def _as_task(tool: ToolInfo, no_task: bool) -> bool:
+def _as_task(client: Client, tool: ToolInfo, no_task: bool, ttl: int | None) -> bool | None:
+    """2025-11-25: whether to ask for a task. 2026-07-28: None (the server decides), or
+    False to leave the tasks extension out of the call (--no-task)."""
+    if client.dialect == "2026-07-28":
+        if ttl is not None:
+            fail("note: --ttl is not sent in 2026-07-28: the server sets a task's ttlMs")
+        return False if no_task else None
     mode = tool.task_support
     if mode == "required" and no_task:
         raise CliError(f"{tool.name} runs only as a task (taskSupport: required): drop --no-task")
@@ -190,25 +221,25 @@ async def _invoke(
     client: Client,
     name: str,
     arguments: dict[str, Any],
-    as_task: bool,
+    task: bool | None,
     ttl: int | None,
     feedback: Feedback,
     call: _Call,
 ) -> None:
+    async def on_task(created: Task) -> None:
+        call.task_id = created.task_id
+        feedback.started(created.task_id)
+
+    feedback.begin()
     try:
-        if not as_task:
-            feedback.begin()
-            call.result = await client.call_tool(
-                name, arguments, progress_handler=feedback.on_progress
-            )
-            return
-        with anyio.CancelScope(shield=True):  # a Ctrl-C now must still learn the id to cancel
-            created = await client.call_tool_as_task(
-                name, arguments, ttl=ttl, progress_handler=feedback.on_progress
-            )
-        call.task_id = created.task.task_id
-        feedback.begin(call.task_id)
-        call.result = await client.get_task_result(call.task_id)
+        call.result = await client.call_tool(
+            name,
+            arguments,
+            task=task,
+            ttl=ttl,
+            progress_handler=feedback.on_progress,
+            on_task=on_task,
+        )
     except JsonRpcError as exc:
         call.error = exc
 
@@ -236,7 +267,7 @@ async def _until_interrupted(work: Callable[[], Awaitable[None]]) -> bool:
     return interrupted
 
 
-async def _cancel(client: Client, task_id: str | None) -> int:
+async def _cancel(client: Client, task_id: str | None, feedback: Feedback) -> int:
     if task_id is None:
         fail("interrupted: the call was cancelled")
         return EXIT_INTERRUPTED
@@ -246,6 +277,7 @@ async def _cancel(client: Client, task_id: str | None) -> int:
         except JsonRpcError as exc:
             fail(f"interrupted: task {task_id} could not be cancelled: {exc.message}")
             return EXIT_INTERRUPTED
+        await feedback.on_status(task)  # 2026: no notification says it, the answer does
         done = "cancelled task" if task.status == "cancelled" else f"{task.status}:"
         fail(f"interrupted: {done} {task_id}")
         return EXIT_INTERRUPTED
@@ -257,6 +289,8 @@ def _report(call: _Call, tool: str, as_json: bool) -> int:
     if call.error is not None:
         if as_json:
             out_json({"error": call.error.to_json()})
+        elif isinstance(call.error, TaskCancelledError):  # as 2025 shows it: no code
+            fail(f"{tool} failed: {call.error.task.status_message or 'the task was cancelled'}")
         else:
             fail(f"{tool} failed: {call.error.message} (JSON-RPC error {call.error.code})")
         return EXIT_FAILED

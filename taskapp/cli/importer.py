@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import linecache
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,38 @@ class ImportFromStringError(Exception):
     """The target could not be imported; the message names the expected form."""
 
 
+class UserCodeError(ImportFromStringError):
+    """The target's own code raised while it was imported: a plain `def` tool, a missing
+    annotation, an ImportError of its own. The message names the user's file and line,
+    not taskapp's frames."""
+
+
+_TASKAPP = str(Path(__file__).resolve().parent.parent)
+
+
+def _user_error(target: str, exc: BaseException) -> UserCodeError:
+    """The exception as one message, with the last place in the user's own code."""
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"\n  {exc.filename}, line {exc.lineno}"
+        if exc.text:
+            where += f"\n    {exc.text.strip()}"
+    else:
+        frames = [
+            frame
+            for frame in traceback.extract_tb(exc.__traceback__)
+            if not frame.filename.startswith(("<", _TASKAPP))
+        ]
+        if frames:
+            frame = frames[-1]
+            where = f"\n  {frame.filename}, line {frame.lineno}, in {frame.name}"
+            line = linecache.getline(frame.filename, frame.lineno or 0).strip()
+            if line:
+                where += f"\n    {line}"
+    text = str(exc) if isinstance(exc, SyntaxError) else f"{type(exc).__name__}: {exc}"
+    return UserCodeError(f"cannot load {target!r}: {text}{where}")
+
+
 def import_from_string(target: str) -> Any:
     """Import `module:attr` (the current directory first on sys.path) and return the attribute."""
     module_part, sep, attr_part = target.rpartition(":")
@@ -23,7 +57,13 @@ def import_from_string(target: str) -> Any:
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    module = _load_file(module_part) if module_part.endswith(".py") else _load_module(module_part)
+    try:
+        is_file = module_part.endswith(".py")
+        module = _load_file(module_part) if is_file else _load_module(module_part)
+    except ImportFromStringError:
+        raise
+    except Exception as exc:  # the user's module raised while it ran: say where, briefly
+        raise _user_error(target, exc) from None
     value: Any = module
     for name in attr_part.split("."):
         try:

@@ -52,6 +52,13 @@ def add_parser(commands: Any) -> None:
     inspect.add_argument(
         "--json", action="store_true", help="print the tools/list result (with full schemas)"
     )
+    inspect.add_argument(
+        "--dialect",
+        choices=("2025-11-25", "2026-07-28", "auto"),
+        default="2025-11-25",
+        help="the MCP version to ask in (default 2025-11-25: only its tools/list says which "
+        "tools run as tasks; 2026-07-28 for a server that speaks only that)",
+    )
     add_header_option(inspect)
 
 
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             server = {"name": target.name, "version": target.version}
             tools, instructions = _app_tools(target), target.instructions
         else:
-            server, tools, instructions = anyio.run(_ask_server, target, headers)
+            server, tools, instructions = anyio.run(_ask_server, target, headers, args.dialect)
     except CliError as exc:
         fail(str(exc))
         return exc.code
@@ -90,9 +97,10 @@ def _app_tools(app: Any) -> list[dict[str, Any]]:
 
 
 async def _ask_server(
-    target: Any, headers: dict[str, str]
+    target: Any, headers: dict[str, str], dialect: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
     options: dict[str, Any] = {"headers": headers} if headers else {}
+    options["dialect"] = dialect
     async with connect(target, **options) as client:
         tools = [tool.to_wire() for tool in await client.list_tools()]
         return client.server_info, tools, client.instructions

@@ -1,7 +1,8 @@
 """The `taskapp` command: a thin shell over TaskApp's programmatic API.
 
 Commands: `run` (serve an app), `worker` (run queued tasks), `call` (call a tool),
-`inspect` (list tools), `tasks` (an operator's view of a store). docs/cli.md is the reference.
+`inspect` (list tools), `tasks` (an operator's view of a store), `dashboard` (the same,
+as a live web page). docs/cli.md is the reference.
 
 Exit codes, the same for every command:
     0    success
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import call, inspect, run, tasks
+from . import call, dashboard, inspect, run, tasks
 from .common import EXIT_FAILED as EXIT_FAILED
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -30,6 +31,7 @@ examples:
   taskapp inspect examples/hello.py:app              the tools and their task modes
   taskapp call examples/hello.py:app greet name=Ada  call a tool, print its result
   taskapp tasks list --store sqlite:///tasks.db      the tasks in a store
+  taskapp dashboard --store sqlite:///tasks.db       a live web page of every owner's tasks
   taskapp run app.py:app --transport http --store redis://localhost:6379/0 --executor queue
   taskapp worker app.py:app --store redis://localhost:6379/0   run the queued tasks
 
@@ -51,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     call.add_parser(commands)
     inspect.add_parser(commands)
     tasks.add_parser(commands)
+    dashboard.add_parser(commands)
     return parser
 
 
@@ -66,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "call": call.run,
         "inspect": inspect.run,
         "tasks": tasks.run,
+        "dashboard": dashboard.run,
     }
     try:
         return commands[args.command](args)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from .._logging import LEVELS, configure_logging
 from ..observe import Observing, parse_listen
 from ..observe.exposition import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from .common import EXIT_OK, EXIT_USAGE
+from .dashboard import DEFAULT_PORT, add_token_option, address
 from .importer import ImportFromStringError, import_from_string
 
 if TYPE_CHECKING:
@@ -46,6 +49,12 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "Mcp-Name (accepted by default, as some clients omit it)",
     )  # fmt: skip
     _limits(run)
+    run.add_argument(
+        "--dashboard", nargs="?", type=int, const=DEFAULT_PORT, default=None, metavar="PORT",
+        help=f"also serve the dashboard on 127.0.0.1:PORT (default {DEFAULT_PORT}), over this "
+        "server's own store and engine (the only way to see a memory store)",
+    )  # fmt: skip
+    add_token_option(run, "--dashboard-token")
     run.add_argument(
         "--executor",
         choices=["local", "queue"],
@@ -209,6 +218,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.max_message_bytes is not None:
         app.max_message_bytes = args.max_message_bytes
+    banner = None
+    if args.transport == "http":
+        banner = http_banner(app, args)
+    elif sys.stdin.isatty():
+        banner = (
+            f"serving {app.name!r} on stdio (MCP JSON-RPC, one message a line); "
+            "Ctrl-D or Ctrl-C stops it"
+        )
+    dashboard = None if args.dashboard is None else (args.dashboard, args.dashboard_token)
+    on_start(app, banner, dashboard)
     try:
         app.run(
             args.transport,
@@ -229,6 +248,70 @@ def run(args: argparse.Namespace) -> int:
         print(f"taskapp: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def http_banner(app: TaskApp, args: argparse.Namespace) -> str:
+    """Where `taskapp run --transport http` listens, which dialects, store and auth."""
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    auth = "on (bearer tokens; a task belongs to its principal)" if app.auth else (
+        "off (a task belongs to its session; anyone who can reach the port may call)"
+    )  # fmt: skip
+    return (
+        f"serving {app.name!r} at http://{host}:{args.port}{args.path}\n"
+        "  dialects: MCP 2025-11-25 (tasks, SEP-1686) and 2026-07-28 (the tasks extension)\n"
+        f"  store: {describe_store(args.store if args.store is not None else app.store)}\n"
+        f"  auth: {auth}\n"
+        "  Ctrl-C stops it"
+    )
+
+
+def on_start(app: TaskApp, banner: str | None, dashboard: tuple[int, str | None] | None) -> None:
+    """Once the app's engine has started (the configuration was accepted): say `banner`
+    on stderr, and serve the dashboard (port, token) over the engine's store for as
+    long as it runs, so that a cancel stops the function at once (the engine's own)."""
+    if banner is None and dashboard is None:
+        return
+    from contextlib import asynccontextmanager
+
+    import anyio
+
+    running = app.running
+
+    @asynccontextmanager
+    async def started(store: Any = None) -> AsyncIterator[Any]:
+        async with running(store) as engine, anyio.create_task_group() as tg:
+            if banner is not None:
+                print(f"taskapp: {banner}", file=sys.stderr, flush=True)
+            if dashboard is not None:
+                from ..dashboard import DashboardConfig, serve_beside
+
+                port, token = dashboard
+                served = app.observing.metrics  # the server's own, on the dashboard too
+                exposition = None if served is None else served.exposition
+                config = DashboardConfig(token=token, metrics=served is not None)
+                serve = functools.partial(serve_beside, metrics=exposition, port=port)
+                tg.start_soon(serve, engine, config)
+                print(f"taskapp: {address(config.host, port, token)}", file=sys.stderr, flush=True)
+            try:
+                yield engine
+            finally:
+                tg.cancel_scope.cancel()
+
+    # The stdio loop and the HTTP lifespan both start the engine with `app.running`.
+    app.running = started  # type: ignore[method-assign]
+
+
+def describe_store(store: object) -> str:
+    """A store as an operator knows it: its URL without a password, or its class."""
+    if store is None:
+        store = os.environ.get("TASKAPP_STORE") or "memory:// (in this process)"
+    if not isinstance(store, str):
+        return type(store).__name__
+    scheme, sep, rest = store.partition("://")
+    userinfo, at, place = rest.rpartition("@")
+    if sep and at and ":" in userinfo:
+        return f"{scheme}://{userinfo.partition(':')[0]}:***@{place}"
+    return store
 
 
 def work(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -15,7 +16,14 @@ import anyio
 from .._logging import configure_logging
 from ..engine import TaskEngine, TaskTerminalError
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus, ToolOutcome
-from ..stores import TaskNotFoundError, TaskStore, open_store
+from ..stores import (
+    CannotListAllOwnersError,
+    TaskFilter,
+    TaskNotFoundError,
+    TaskStore,
+    all_owners,
+    open_store,
+)
 from ..wire.mcp2025 import call_tool_result, related, task_json, timestamp, wire_status
 from .common import (
     EXIT_FAILED,
@@ -34,6 +42,7 @@ EPILOG = """\
 examples:
   taskapp tasks list --store sqlite:///tasks.db
   taskapp tasks list --store sqlite:///tasks.db --owner principal:alice --json
+  taskapp tasks list --store redis://localhost:6379/0 --all --status working
   taskapp tasks get --store sqlite:///tasks.db TASK_ID
   taskapp tasks result --store sqlite:///tasks.db TASK_ID
   taskapp tasks cancel --store sqlite:///tasks.db TASK_ID
@@ -43,8 +52,8 @@ your servers use (default: $TASKAPP_STORE). memory:// lives inside one process.
 
 owners: `list` shows one owner's tasks, by default the tasks without an owner
 (those made over stdio). Over HTTP a task belongs to principal:<subject> (with
-auth) or session:<id> (without): pass --owner. get, result and cancel take any
-owner's task.
+auth) or session:<id> (without): pass --owner, or --all for every owner's tasks,
+newest first, with each owner in full. get, result and cancel take any owner's task.
 
 cancel marks the task cancelled at once: clients see `cancelled`, and that is
 final. The process running the function stops it when it sees the change (on
@@ -70,6 +79,15 @@ def add_parser(commands: Any) -> None:
     actions = tasks.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = _action(actions, "list", "list the tasks of one owner, oldest first", common)
     listing.add_argument("--owner", default=None, help="whose tasks (default: no owner)")
+    listing.add_argument(
+        "--all", action="store_true",
+        help="every owner's tasks, newest first (with --owner: that owner's, newest first)",
+    )  # fmt: skip
+    listing.add_argument(
+        "--status", action="append", choices=[s.value for s in TaskStatus], default=[],
+        help="with --all: only tasks in this status (repeatable)",
+    )  # fmt: skip
+    listing.add_argument("--tool", default=None, help="with --all: only this tool's tasks")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.add_argument("--cursor", default=None, help="go on from a listing's nextCursor")
     for name, text in (
@@ -150,11 +168,14 @@ async def _run(store: TaskStore, args: argparse.Namespace) -> int:
 
 
 async def _list(store: TaskStore, args: argparse.Namespace) -> int:
+    if (args.status or args.tool) and not args.all:
+        raise CliError("--status and --tool filter an operator's listing: add --all")
+    lister = _lister(store, args)
     records: list[TaskRecord] = []
     cursor: str | None = args.cursor
     while len(records) < args.limit:
         limit, now = min(100, args.limit - len(records)), time.time()
-        page, cursor = await store.list_tasks(args.owner, cursor=cursor, limit=limit, now=now)
+        page, cursor = await lister(cursor=cursor, limit=limit, now=now)
         records.extend(page)
         if cursor is None:
             break
@@ -165,13 +186,29 @@ async def _list(store: TaskStore, args: argparse.Namespace) -> int:
         out_json(listing)
         return EXIT_OK
     if not records:
+        if args.all:
+            err("no tasks match" if args.status or args.tool or args.owner else "no tasks")
+            return EXIT_OK
         whose = f"owned by {args.owner!r}" if args.owner else "without an owner"
-        err(f"no tasks {whose}; tasks made over HTTP have one (see --owner)")
+        err(f"no tasks {whose}; tasks made over HTTP have one (see --owner, or --all)")
         return EXIT_OK
     _table(records)
     if cursor is not None:
         out(f"(more: --cursor {cursor})")
     return EXIT_OK
+
+
+def _lister(store: TaskStore, args: argparse.Namespace) -> Any:
+    """`list_tasks` of one owner, or with --all the store's `list_all` (newest first)."""
+    if not args.all:
+        return functools.partial(store.list_tasks, args.owner)
+    try:
+        every = all_owners(store)
+    except CannotListAllOwnersError as exc:
+        raise CliError(str(exc)) from None
+    statuses = frozenset(TaskStatus(value) for value in args.status)
+    where = TaskFilter(statuses=statuses, tool=args.tool, owner=args.owner)
+    return functools.partial(every.list_all, where)
 
 
 def _table(records: list[TaskRecord]) -> None:

@@ -20,6 +20,9 @@ _STATUS_WORDS = {"input_required": "waiting for your answer"}
 class Feedback:
     """A progress bar with the status message on a terminal; one line per change otherwise.
 
+    In 2026-07-28 a task reports its progress as its `statusMessage`, which is what
+    the status shows while the task is working.
+
     Its methods are the Client's `progress_handler` and `status_handler`.
     """
 
@@ -38,11 +41,15 @@ class Feedback:
     def begin(self, task_id: str | None = None) -> None:
         """The call is under way (as task `task_id`, if it is one)."""
         if task_id is not None:
-            self.note(f"task {task_id} started ({self._tool})")
+            self.started(task_id)
         if self.live:
             self._bar = _progress_bar(self._console)
             self._row = self._bar.add_task(self._tool, total=None, status="")
             self._bar.start()
+
+    def started(self, task_id: str) -> None:
+        """The server made the call task `task_id`."""
+        self.note(f"task {task_id} started ({self._tool})")
 
     def end(self) -> None:
         if self._bar is not None:

@@ -79,3 +79,9 @@ class Metrics:
             ["operation"],
             registry=r,
         )
+
+    def exposition(self) -> bytes:
+        """These metrics in Prometheus' text format (what /metrics answers)."""
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)

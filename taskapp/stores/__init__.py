@@ -13,6 +13,10 @@ from ..records import ToolOutcome as ToolOutcome
 from ..records import apply_update as apply_update
 from ..records import record_from_json as record_from_json
 from ..records import record_to_json as record_to_json
+from ._listing_all import CannotListAllOwnersError as CannotListAllOwnersError
+from ._listing_all import ListsAllOwners as ListsAllOwners
+from ._listing_all import TaskFilter as TaskFilter
+from ._listing_all import all_owners as all_owners
 from .base import AnswersNow as AnswersNow
 from .base import InvalidCursorError as InvalidCursorError
 from .base import TaskNotFoundError as TaskNotFoundError
@@ -24,16 +28,20 @@ from .memory import MemoryStore as MemoryStore
 __all__ = (
     "KEEP",
     "AnswersNow",
+    "CannotListAllOwnersError",
     "InvalidCursorError",
     "InvalidTransitionError",
+    "ListsAllOwners",
     "MemoryStore",
     "Outcome",
+    "TaskFilter",
     "TaskNotFoundError",
     "TaskRecord",
     "TaskStatus",
     "TaskStore",
     "ToolOutcome",
     "WorkQueue",
+    "all_owners",
     "answers_now",
     "apply_update",
     "open_store",

@@ -121,7 +121,9 @@ class RecordsSeen:
                 names.append("outcome")
             args = [task_id, record.version, self._keys.channel(task_id), int(new.terminal)]
             args += [item for name in names for item in (name, json.dumps(data[name]))]
-            keys = [self._keys.task(task_id), self._keys.of(LEASES), *self._keys.inputs(task_id)]
+            keys = [self._keys.task(task_id), self._keys.of(LEASES)]
+            keys += [self._keys.status(record.status), self._keys.status(new.status)]
+            keys += self._keys.inputs(task_id)
             if await self._run("update", keys, args):
                 self._seen.remember(new)
                 return new

@@ -6,12 +6,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..records import TERMINAL, TaskRecord, record_from_json, record_to_json
+from ..records import TERMINAL, TaskRecord, TaskStatus, record_from_json, record_to_json
 
 # Under the store's prefix ("taskapp:" unless told otherwise):
 TASK = "task:"  # hash per task id: each field of record_to_json as JSON, and `_expires`
 OWNER = "owner:"  # sorted set per owner ("owner:=alice"; no owner: "owner:-"): task ids
 #                   scored by creation number, for listing; a cursor is such a number
+ALL = "all"  # sorted set: every task id scored by creation number, for operators' listings
+STATUS = "status:"  # sorted set per status ("status:working"): its task ids, likewise
 SEQUENCE = "seq"  # the counter of creation numbers (never reused)
 EXPIRY = "expiry"  # sorted set: JSON [task id, owner] scored by expiry time, for sweeps
 LEASES = "leases"  # sorted set: unfinished task ids scored by lease end (-inf: no lease)
@@ -26,6 +28,7 @@ QUEUE = "queue"  # stream of task ids waiting for a worker
 GROUP = "workers"  # the consumer group all workers read the queue through
 
 EXPIRES = "_expires"  # hidden hash field: expiry time (seconds), compared by scripts
+# (and `_seq`, the task's creation number, which moves it between the status indexes)
 TERMINAL_JSON = json.dumps(sorted(json.dumps(status.value) for status in TERMINAL))
 
 
@@ -44,6 +47,13 @@ class Keys:
 
     def owner(self, owner: str | None) -> str:
         return f"{self.prefix}{OWNER}{'-' if owner is None else '=' + owner}"
+
+    def status(self, status: TaskStatus) -> str:
+        return f"{self.prefix}{STATUS}{status.value}"
+
+    def listing(self) -> list[str]:
+        """The operator's indexes: every task's, then each status's (as scripts take them)."""
+        return [self.of(ALL), *(self.status(status) for status in TaskStatus)]
 
     def inputs(self, task_id: str) -> tuple[str, str]:
         """The task's input requests, and the order of its unclaimed ones."""

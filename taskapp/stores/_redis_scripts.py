@@ -20,24 +20,29 @@ local function expired(expires_at, now)  -- a task's `_expires` field (false: ne
 end
 """
 
-# KEYS: task, sequence counter, owner index, expiry index, lease index
+# KEYS: task, sequence counter, owner index, expiry index, lease index, every task's
+#       index, the status's index
 # ARGV: task id, ttl ms ('' = none), expires at, expiry member, lease score ('' = ended),
 #       then field, value, ... -> 1, or 0 when the id is taken
 CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], '_seq', seq, unpack(ARGV, 6))
 if ARGV[2] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 end
-redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[2]), ARGV[1])
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('ZADD', KEYS[6], seq, ARGV[1])
+redis.call('ZADD', KEYS[7], seq, ARGV[1])
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1]) end
 return 1
 """
 
 # Compare-and-set: write the fields only if the version is still the one that was read.
 # A task that ends loses its questions with it, as `drop_inputs` would drop them.
-# KEYS: task, lease index, inputs, input order
+# KEYS: task, lease index, the index of the status read, the index of the new status,
+#       inputs, input order
 # ARGV: task id, version read, channel, '1' if the task ends, then field, value, ...
 #       -> 1, or 0 when the record changed (or vanished) since it was read
 UPDATE = """
@@ -45,7 +50,12 @@ if redis.call('HGET', KEYS[1], 'version') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 if ARGV[4] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('DEL', KEYS[3], KEYS[4])
+  redis.call('DEL', KEYS[5], KEYS[6])
+end
+local seq = redis.call('HGET', KEYS[1], '_seq')
+if KEYS[3] ~= KEYS[4] and seq then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZADD', KEYS[4], seq, ARGV[1])
 end
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return 1
@@ -82,7 +92,8 @@ end
 return 0
 """
 
-# KEYS: task, inputs, input order, owner index, expiry index, lease index, steps
+# KEYS: task, inputs, input order, owner index, expiry index, lease index, steps, then
+#       the operator's indexes (every task's, each status's)
 # ARGV: task id, expiry member, channel, deleted channel -> 1 if the task was there, else 0
 DELETE = """
 local existed = redis.call('DEL', KEYS[1])
@@ -90,22 +101,25 @@ redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 redis.call('ZREM', KEYS[6], ARGV[1])
+for i = 8, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[1])
 return existed
 """
 
 # Removes the tasks whose expiry entries this call takes first (another sweeper may race).
-# KEYS: expiry index, lease index, then per task: task, inputs, input order, owner index
-# ARGV: channel prefix, then per task: expiry member, task id -> how many this call removed
+# KEYS: expiry index, lease index, the operator's indexes (every task's, each status's:
+#       ARGV[2] of them), then per task: task, inputs, input order, owner index
+# ARGV: channel prefix, how many operator's indexes, then per task: expiry member, task id
+#       -> how many this call removed
 SWEEP = """
-local removed = 0
-for i = 1, (#ARGV - 1) / 2 do
-  local member, id, k = ARGV[2 * i], ARGV[2 * i + 1], 2 + 4 * (i - 1)
+local removed, shared = 0, 2 + tonumber(ARGV[2])
+for i = 1, (#ARGV - 2) / 2 do
+  local member, id, k = ARGV[2 * i + 1], ARGV[2 * i + 2], shared + 4 * (i - 1)
   if redis.call('ZREM', KEYS[1], member) == 1 then
     redis.call('DEL', KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
     redis.call('ZREM', KEYS[k + 4], id)
-    redis.call('ZREM', KEYS[2], id)
+    for j = 2, shared do redis.call('ZREM', KEYS[j], id) end
     redis.call('PUBLISH', ARGV[1] .. id, id)
     removed = removed + 1
   end

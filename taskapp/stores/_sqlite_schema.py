@@ -72,6 +72,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE dedupe (key TEXT PRIMARY KEY, task_id TEXT NOT NULL, until REAL NOT NULL)",
         "CREATE INDEX dedupe_by_until ON dedupe (until)",
     ),
+    (
+        # The operator's listing (every owner, newest first) reads this index alone, as
+        # a per-owner listing reads tasks_listing, and so do counts by status. (An index
+        # on status would draw the orphans' query away from tasks_by_lease.)
+        "CREATE INDEX tasks_every ON tasks (seq, owner, expires_at, task_id, status,"
+        " created_at, updated_at, ttl_ms, tool, poll_interval_ms, status_message, version,"
+        " tool_error)",
+    ),
 )
 
 

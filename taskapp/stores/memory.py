@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import time
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -13,6 +13,7 @@ import anyio
 
 from ..records import KEEP, Outcome, TaskRecord, TaskStatus, apply_update
 from ._cursors import decode_cursor, encode_cursor
+from ._listing_all import TaskFilter, count
 from ._queue import InputQueue
 from .base import TaskNotFoundError
 
@@ -57,6 +58,7 @@ class MemoryStore:
         self._seq_of: dict[str, int] = {}
         self._id_of: dict[int, str] = {}
         self._owners: dict[str | None, _Owned] = {}
+        self._every = _Owned()  # every task's seq, for the operator's listing
         self._expiry: list[tuple[float, str]] = []
         self._events: dict[str, anyio.Event] = {}
         self._inputs: dict[str, InputQueue] = {}
@@ -92,6 +94,7 @@ class MemoryStore:
         self._seq_of[record.task_id] = seq
         self._id_of[seq] = record.task_id
         self._owners.setdefault(record.owner, _Owned()).seqs.append(seq)
+        self._every.seqs.append(seq)
         if record.expires_at is not None:
             heapq.heappush(self._expiry, (record.expires_at, record.task_id))
 
@@ -145,6 +148,26 @@ class MemoryStore:
         )
         return page, next_cursor
 
+    async def list_all(
+        self, where: TaskFilter, *, cursor: str | None, limit: int, now: float
+    ) -> tuple[list[TaskRecord], str | None]:
+        before = decode_cursor("m2", cursor)  # 0: from the newest
+        owned = self._every if where.owner is None else self._owners.get(where.owner)
+        if owned is None:
+            return [], None
+        seqs = owned.seqs
+        page: list[TaskRecord] = []
+        i = bisect_left(seqs, before) if before else len(seqs)
+        while i > 0 and len(page) < limit:
+            i -= 1
+            record = self._records.get(self._id_of.get(seqs[i], ""))
+            if record is not None and not record.is_expired(now) and where.admits(record):
+                page.append(record)
+        return page, encode_cursor("m2", seqs[i]) if len(page) == limit and i > 0 else None
+
+    async def count_by_status(self, *, now: float) -> dict[TaskStatus, int]:
+        return count(self._records.values(), now)
+
     async def wait(self, task_id: str, *, after_version: int, now: float) -> TaskRecord | None:
         while True:
             record = await self.get(task_id, now=now)
@@ -164,11 +187,11 @@ class MemoryStore:
             return False
         seq = self._seq_of.pop(task_id)
         del self._id_of[seq]
-        owned = self._owners[record.owner]
-        owned.dead += 1
-        if owned.dead > 1024 and owned.dead * 2 > len(owned.seqs):
-            owned.seqs = [s for s in owned.seqs if s in self._id_of]
-            owned.dead = 0
+        for owned in (self._owners[record.owner], self._every):
+            owned.dead += 1
+            if owned.dead > 1024 and owned.dead * 2 > len(owned.seqs):
+                owned.seqs = [s for s in owned.seqs if s in self._id_of]
+                owned.dead = 0
         self._wake(task_id)
         self._steps.pop(task_id, None)
         await self.drop_inputs(task_id)

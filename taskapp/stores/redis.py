@@ -14,8 +14,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
-from ..records import TaskRecord
-from ._cursors import decode_cursor, encode_cursor
+from ..records import TaskRecord, TaskStatus
+from ._listing_all import TaskFilter
 from ._redis_cache import RecordsSeen, Seen
 from ._redis_connection import connect, split_prefix
 from ._redis_keys import (
@@ -35,6 +35,7 @@ from ._redis_keys import (
     to_hash,
 )
 from ._redis_lane import Lane
+from ._redis_listing import backfill, counts, pages
 from ._redis_pubsub import Changes
 from ._redis_queue import dequeue, forget_workers
 from ._redis_scripts import SCRIPTS
@@ -120,6 +121,7 @@ class RedisStore(RedisSteps, RecordsSeen):
             stack.callback(tg.cancel_scope.cancel)  # runs first: the group then exits at once
             await tg.start(self._changes.listen, client)
             self._stack = stack.pop_all()
+        await backfill(client, self._keys)  # the tasks of a taskapp before `list_all`
 
     async def close(self) -> None:
         client, stack, changes, lane = self._client, self._stack, self._changes, self._lane
@@ -160,6 +162,8 @@ class RedisStore(RedisSteps, RecordsSeen):
             self._keys.owner(record.owner),
             self._keys.of(EXPIRY),
             self._keys.of(LEASES),
+            *self._keys.listing()[:1],
+            self._keys.status(record.status),
         ]
         args = [
             record.task_id,
@@ -184,26 +188,17 @@ class RedisStore(RedisSteps, RecordsSeen):
     async def list_tasks(
         self, owner: str | None, *, cursor: str | None, limit: int, now: float
     ) -> tuple[list[TaskRecord], str | None]:
-        after = decode_cursor("r1", cursor)
-        index = self._keys.owner(owner)
-        page: list[TaskRecord] = []
-        while True:  # entries of expired or deleted tasks are skipped, so read until full
-            want = limit - len(page) + 1  # one more than needed: is there a next page?
-            rows = cast(
-                "list[tuple[str, float]]",
-                await self._redis.zrangebyscore(
-                    index, f"({after}", "+inf", start=0, num=want, withscores=True
-                ),
-            )
-            records = await self._get_many([task_id for task_id, _ in rows])
-            for (_, score), record in zip(rows, records, strict=True):
-                if len(page) == limit:
-                    return page, encode_cursor("r1", after)
-                after = int(score)
-                if record is not None and not record.is_expired(now):
-                    page.append(record)
-            if len(rows) < want:
-                return page, None
+        where = TaskFilter(owner=owner)  # per owner: oldest first, and None is no owner
+        return await pages(self._redis, self._get_many, self._keys, where, cursor, limit, now)
+
+    async def list_all(
+        self, where: TaskFilter, *, cursor: str | None, limit: int, now: float
+    ) -> tuple[list[TaskRecord], str | None]:
+        args = (self._redis, self._get_many, self._keys, where, cursor, limit, now)
+        return await pages(*args, every_owner=True)
+
+    async def count_by_status(self, *, now: float) -> dict[TaskStatus, int]:
+        return await counts(self._redis, self._keys)
 
     async def wait(self, task_id: str, *, after_version: int, now: float) -> TaskRecord | None:
         changes = self._watcher()
@@ -229,6 +224,7 @@ class RedisStore(RedisSteps, RecordsSeen):
             self._keys.of(EXPIRY),
             self._keys.of(LEASES),
             self._keys.steps(task_id),
+            *self._keys.listing(),
         ]
         self._seen.forget(task_id)
         args = [task_id, expiry_member(task_id, owner_id), self._keys.channel(task_id)]
@@ -246,7 +242,8 @@ class RedisStore(RedisSteps, RecordsSeen):
             if not members:
                 return removed
             at = self._keys
-            keys, args = [at.of(EXPIRY), at.of(LEASES)], [at.of(CHANGED)]
+            keys, args = [at.of(EXPIRY), at.of(LEASES), *at.listing()], [at.of(CHANGED)]
+            args.append(str(len(at.listing())))
             for member in members:
                 task_id, owner = json.loads(member)
                 keys += [at.task(task_id), *at.inputs(task_id), at.owner(owner)]

@@ -16,9 +16,11 @@ from typing import Any, TypeVar, TypeVarTuple, Unpack
 import anyio
 
 from ..records import KEEP, Outcome, TaskRecord, TaskStatus
+from . import _sqlite_listing as listing
 from . import _sqlite_sql as sql
 from . import _sqlite_steps as steps
 from ._cursors import decode_cursor, encode_cursor
+from ._listing_all import TaskFilter
 from ._sqlite_schema import MIGRATIONS, SchemaVersionError, data_version, migrate
 from ._sqlite_watch import Changes
 
@@ -157,6 +159,18 @@ class SQLiteStore:
         page = [record for _, record in rows[:limit]]
         next_cursor = encode_cursor("s1", rows[limit - 1][0]) if len(rows) > limit else None
         return page, next_cursor
+
+    async def list_all(
+        self, where: TaskFilter, *, cursor: str | None, limit: int, now: float
+    ) -> tuple[list[TaskRecord], str | None]:
+        before = decode_cursor("s2", cursor)
+        rows = await self._run(listing.page_all, where, before, limit, now)
+        page = [record for _, record in rows[:limit]]
+        next_cursor = encode_cursor("s2", rows[limit - 1][0]) if len(rows) > limit else None
+        return page, next_cursor
+
+    async def count_by_status(self, *, now: float) -> dict[TaskStatus, int]:
+        return await self._run(listing.counts, now)
 
     async def wait(self, task_id: str, *, after_version: int, now: float) -> TaskRecord | None:
         while True:

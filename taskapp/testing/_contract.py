@@ -10,6 +10,7 @@ from ..stores.base import TaskStore
 from ._inputs import InputContract
 from ._leases import LeaseContract
 from ._listing import ListingContract
+from ._listing_all import AllOwnersListingContract
 from ._records import RecordContract
 from ._steps import StepContract
 from ._waiting import WaitContract
@@ -17,7 +18,13 @@ from ._waiting import WaitContract
 
 @pytest.mark.anyio
 class TaskStoreContract(
-    StepContract, LeaseContract, InputContract, WaitContract, ListingContract, RecordContract
+    AllOwnersListingContract,
+    StepContract,
+    LeaseContract,
+    InputContract,
+    WaitContract,
+    ListingContract,
+    RecordContract,
 ):
     """Subclass it in a test module and override the `store` fixture; pytest then runs
     every test below against your store. The class name has no `Test` prefix, so pytest

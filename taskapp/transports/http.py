@@ -225,7 +225,12 @@ class HttpTransport:
             error = JsonRpcError(INVALID_REQUEST, f"Invalid request: {invalid}")
             return refusal(400, error, request_id=message.get("id"))
         session: HttpSession | None = None
-        if message.get("method") == "initialize" and SESSION_HEADER not in request.headers:
+        modern = is_modern(message, request.headers)
+        if (
+            message.get("method") == "initialize"
+            and not modern
+            and SESSION_HEADER not in request.headers
+        ):
             if "id" not in message:
                 why = "Invalid request: initialize must be a request, with an id"
                 return refusal(400, JsonRpcError(INVALID_REQUEST, why))
@@ -233,7 +238,7 @@ class HttpTransport:
             if isinstance(opened, Response):
                 return opened
             session = opened
-        elif not is_modern(message, request.headers):
+        elif not modern:
             found = self.legacy.find(request, principal)
             if isinstance(found, Response):
                 return found

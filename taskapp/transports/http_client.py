@@ -1,10 +1,17 @@
-"""The client side of Streamable HTTP (httpx): each message a POST, answers as JSON or SSE."""
+"""The client side of Streamable HTTP (httpx): each message a POST, answers as JSON or SSE.
+
+In 2025-11-25 the POSTs share the session the server mints. In 2026-07-28 (`modern`) there
+is no session: each POST stands alone and mirrors its body in the MCP-Protocol-Version,
+Mcp-Method and Mcp-Name headers, which the server checks against the body.
+"""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import anyio
 import httpx
@@ -13,9 +20,12 @@ from anyio.abc import TaskGroup
 
 from .._logging import get_logger
 from ..sessions.channel import Channel
+from ..wire import mcp2026
 from ..wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
 
 log = get_logger("taskapp.client")
+
+MODERN_VERSION = "2026-07-28"
 
 
 class HttpClientChannel(Channel):
@@ -31,6 +41,14 @@ class HttpClientChannel(Channel):
         self._inbox_send, self._inbox = anyio.create_memory_object_stream[bytes](math.inf)
         self.session_id: str | None = None
         self.protocol_version: str | None = None
+        #: Speak 2026-07-28: no session, the routing headers on every POST.
+        self.modern = False
+        self._posts: dict[RequestId, anyio.CancelScope] = {}  # 2026 requests in flight
+
+    def speak_legacy(self) -> None:
+        """From now on 2025-11-25: no 2026 headers, and the session `initialize` opens."""
+        self.modern = False
+        self.session_id = None
 
     async def receive(self) -> bytes:
         return await self._inbox.receive()
@@ -43,38 +61,60 @@ class HttpClientChannel(Channel):
     def send_nowait(
         self, data: bytes, *, related: RequestId | None = None, final: bool = False
     ) -> bool:
-        self._tg.start_soon(self._post, data)  # each message its own POST
+        message = pydantic_core.from_json(data) if self.modern else None
+        if isinstance(message, dict) and message.get("method") == "notifications/cancelled":
+            # 2026 over HTTP: closing the request's stream is the cancel, and no
+            # notifications/cancelled is expected (basic-patterns-cancellation.mdx).
+            params = message.get("params")
+            cancelled = params.get("requestId") if isinstance(params, dict) else None
+            if isinstance(cancelled, (str, int)) and cancelled in self._posts:
+                self._posts[cancelled].cancel()
+            return True
+        self._tg.start_soon(self._post, data, message)  # each message its own POST
         return True
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, message: Any = None) -> dict[str, str]:
         headers = {
             "accept": "application/json, text/event-stream",
             "content-type": "application/json",
         }
+        if self.modern and isinstance(message, dict):
+            return {**headers, **modern_headers(message)}
         if self.session_id is not None:
             headers["mcp-session-id"] = self.session_id
         if self.protocol_version is not None:
             headers["mcp-protocol-version"] = self.protocol_version
         return headers
 
-    async def _post(self, data: bytes) -> None:
-        try:
-            async with self._http.stream(
-                "POST", self.url, content=data, headers=self._headers()
-            ) as resp:
-                await self._take(resp, data)
-        except httpx.HTTPError as exc:
-            self._fail(data, f"HTTP request failed: {exc}")
+    async def _post(self, data: bytes, message: Any = None) -> None:
+        request_id = message.get("id") if isinstance(message, dict) else None
+        with anyio.CancelScope() as scope:
+            if request_id is not None:
+                self._posts[request_id] = scope
+            try:
+                headers = self._headers(message)
+                async with self._http.stream(
+                    "POST", self.url, content=data, headers=headers
+                ) as resp:
+                    await self._take(resp, data)
+            except httpx.HTTPError as exc:
+                self._fail(data, f"HTTP request failed: {exc}")
+            finally:
+                if request_id is not None:
+                    self._posts.pop(request_id, None)
 
     async def _take(self, resp: httpx.Response, sent: bytes) -> None:
         if resp.status_code == 202:
             return
-        if self.session_id is None and "mcp-session-id" in resp.headers:
+        if self.session_id is None and resp.status_code < 400 and "mcp-session-id" in resp.headers:
             self.session_id = resp.headers["mcp-session-id"]
             self._tg.start_soon(self._listen)
         kind = resp.headers.get("content-type", "")
         if resp.status_code >= 400:
             body = await resp.aread()
+            if self.modern and _answers(body, sent):
+                self._to_inbox(body)  # a 2026 error (e.g. -32022 on a 400): the caller reads it
+                return
             self._fail(sent, f"HTTP {resp.status_code}: {body[:500].decode(errors='replace')}")
         elif kind.startswith("application/json"):
             self._deliver(await resp.aread())
@@ -141,3 +181,40 @@ async def _events(resp: httpx.Response) -> AsyncIterator[bytes]:
             lines.append(line[5:].removeprefix(" "))
     if "\n".join(lines).strip():
         yield "\n".join(lines).encode()
+
+
+def modern_headers(message: dict[str, Any]) -> dict[str, str]:
+    """The 2026-07-28 headers of a message: its version, method, and the name it acts on."""
+    headers = {"mcp-protocol-version": MODERN_VERSION}
+    method = message.get("method")
+    if not isinstance(method, str):
+        return headers
+    headers["mcp-method"] = method
+    params = message.get("params")
+    source = mcp2026.NAME_SOURCES.get(method)
+    name = params.get(source) if source is not None and isinstance(params, dict) else None
+    if isinstance(name, str):
+        headers["mcp-name"] = header_value(name)
+    return headers
+
+
+def header_value(text: str) -> str:
+    """`text` as is when it is visible ASCII, else in the `=?base64?…?=` form."""
+    if text and text == text.strip() and all(" " <= ch <= "~" for ch in text):
+        return text
+    return f"=?base64?{base64.b64encode(text.encode()).decode()}?="
+
+
+def _answers(body: bytes, sent: bytes) -> bool:
+    """Whether an error status came with a JSON-RPC answer to the request that was sent."""
+    try:
+        answer, request = pydantic_core.from_json(body), pydantic_core.from_json(sent)
+    except ValueError:
+        return False
+    return (
+        isinstance(answer, dict)
+        and isinstance(answer.get("error"), dict)
+        and isinstance(request, dict)
+        and "id" in request
+        and answer.get("id") == request["id"]
+    )

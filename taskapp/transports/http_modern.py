@@ -49,16 +49,6 @@ METHOD_HEADER = "mcp-method"
 NAME_HEADER = "mcp-name"
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps idle streams past intermediaries
 
-# The body field `Mcp-Name` mirrors, per method (streamable-http "Standard Request
-# Headers"; the tasks extension's "Streamable HTTP: Routing Headers").
-_NAME_SOURCES = {
-    "tools/call": "name",
-    "prompts/get": "name",
-    "resources/read": "uri",
-    "tasks/get": "taskId",
-    "tasks/update": "taskId",
-    "tasks/cancel": "taskId",
-}
 # Where a missing Mcp-Name is accepted unless the transport is strict: sending it is the
 # client's MUST, and FastMCP 4's client omits it on tasks/get. The body names the task,
 # and the owner check applies as always; a mismatched Mcp-Name is always refused.
@@ -79,12 +69,12 @@ _SSE_HEADERS = [
 
 def is_modern(message: dict[str, Any], headers: Headers) -> bool:
     """Whether a POST speaks 2026-07-28: its `_meta` carries the envelope or, without a
-    session, its headers say so. `initialize` always opens a 2025-11-25 session."""
-    if message.get("method") == "initialize":
-        return False
+    session, its headers say so. An `initialize` without the envelope is 2025-11-25."""
     params = message.get("params")
     if isinstance(params, dict) and mcp2026.has_envelope(params):
         return True
+    if message.get("method") == "initialize":
+        return False
     return SESSION_HEADER not in headers and (
         METHOD_HEADER in headers or headers.get(VERSION_HEADER) in mcp2026.MODERN_VERSIONS
     )
@@ -107,7 +97,7 @@ def check_headers(
     sent = _header(headers, METHOD_HEADER, "Mcp-Method")
     if sent != method:
         raise _mismatch(f"Mcp-Method header value {sent!r} does not match body value {method!r}")
-    source = _NAME_SOURCES.get(method)
+    source = mcp2026.NAME_SOURCES.get(method)
     if source is None:
         return
     if NAME_HEADER not in headers and not strict and method in _LENIENT:

@@ -143,6 +143,10 @@ class _LoopReader(asyncio.Protocol):
             self._transport.close()
 
 
+def _is_terminal(fd: int) -> bool:
+    return sys.platform != "win32" and os.isatty(fd)
+
+
 def _asyncio_running() -> bool:
     try:
         asyncio.get_running_loop()
@@ -252,6 +256,11 @@ class FdChannel(Channel):
                 on_oversized(exc)
 
     async def _read(self) -> bytes:
+        if not self._r_async and _is_terminal(self._rfd):
+            # Waited for on the event loop, read once ready (a line, or Ctrl-D): no worker
+            # thread stuck in read(), so Ctrl-C stops the server at once, not after Enter.
+            await anyio.wait_readable(self._rfd)
+            return os.read(self._rfd, CHUNK)
         if not self._r_async:
             return await anyio.to_thread.run_sync(os.read, self._rfd, CHUNK, abandon_on_cancel=True)
         while True:

@@ -22,6 +22,16 @@ MODERN_VERSIONS: tuple[str, ...] = (VERSION,)
 ALL_VERSIONS: tuple[str, ...] = (*MODERN_VERSIONS, *mcp2025.SUPPORTED_VERSIONS)
 
 PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
+#: The body field the `Mcp-Name` header mirrors, per method (streamable-http "Standard
+#: Request Headers"; the tasks extension's "Streamable HTTP: Routing Headers").
+NAME_SOURCES = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    "tasks/get": "taskId",
+    "tasks/update": "taskId",
+    "tasks/cancel": "taskId",
+}
 CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
 LOG_LEVEL = "io.modelcontextprotocol/logLevel"
