@@ -262,6 +262,83 @@ async def test_a_store_remembers_an_ended_task_until_another_one_deletes_it(
         await delete_keys(redis_url, prefix)
 
 
+async def test_ending_a_task_drops_its_questions_in_the_same_script(
+    redis_url: str, raw: Redis
+) -> None:
+    """The end's compare-and-set drops the task's questions (and wakes their waiters),
+    so `drop_inputs` afterwards, here or in another store that saw the end, sends no
+    command; one for a task not known to have ended still runs."""
+    prefix = unique_prefix()
+    try:
+        async with opened(redis_url, prefix) as a, opened(redis_url, prefix) as b:
+            record = make_record(created_at=time.time())
+            await a.create(record)
+            await a.push_input(record.task_id, "q1", {"method": "elicitation/create"})
+            assert await raw.exists(f"{prefix}inputs:{record.task_id}") == 1
+            answered = anyio.Event()
+
+            async def wait_answer() -> None:
+                assert await b.wait_input_answer(record.task_id, "q1", now=time.time()) is None
+                answered.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(wait_answer)
+                await anyio.sleep(0.05)
+                await a.update(record.task_id, now=time.time(), status=TaskStatus.CANCELLED)
+                with anyio.fail_after(5):
+                    await answered.wait()
+            assert await raw.exists(*a._keys.inputs(record.task_id)) == 0
+            await b.get(record.task_id, now=time.time())  # b has seen the end too
+            sent: list[str] = []
+            for store in (a, b):
+                run = store._run
+
+                async def counted(script: str, *args: Any, run: Any = run) -> Any:
+                    sent.append(script)
+                    return await run(script, *args)
+
+                store._run = counted  # type: ignore[method-assign, assignment]
+                await store.drop_inputs(record.task_id)
+            assert sent == []
+            other = make_record(created_at=time.time())
+            await a.drop_inputs(other.task_id)
+            assert sent == ["drop_inputs"]
+    finally:
+        await delete_keys(redis_url, prefix)
+
+
+async def test_the_scripts_connection_survives_a_cancel_a_kill_and_a_flush(
+    redis_url: str, raw: Redis
+) -> None:
+    """The store's own connection for scripts (_redis_lane.py): a script cancelled in
+    flight leaves no reply behind for the next one, a connection Redis closed is replaced
+    before sending, a flushed script is loaded again, and scripts that overlap take the
+    pool's connections."""
+    prefix = unique_prefix()
+    try:
+        async with opened(redis_url, prefix) as store:
+            await raw.client_pause(300)  # milliseconds: the next script waits in Redis
+            with anyio.move_on_after(0.1):
+                await store.create(make_record(created_at=time.time()))
+            second = make_record(created_at=time.time())
+            await store.create(second)  # its own reply, not the cancelled one's
+            with pytest.raises(ValueError, match="already taken"):
+                await store.create(second)
+            await raw.client_kill_filter(_type="normal", skipme=True)
+            await anyio.sleep(0.05)
+            await store.create(make_record(created_at=time.time()))
+            await raw.script_flush()
+            await store.create(make_record(created_at=time.time()))
+            records = [make_record(created_at=time.time()) for _ in range(8)]
+            async with anyio.create_task_group() as tg:
+                for record in records:
+                    tg.start_soon(store.create, record)
+            for record in records:
+                assert await store.get(record.task_id, now=time.time()) == record
+    finally:
+        await delete_keys(redis_url, prefix)
+
+
 async def _forgotten(store: RedisStore, task_id: str) -> bool:
     return await store.get(task_id, now=time.time()) is None
 

@@ -131,7 +131,9 @@ import pytest
 from pydantic import BaseModel
 
 from taskapp import MemoryStore, ProtocolError, TaskApp, TaskContext, TaskStore, ToolError
-from taskapp.records import TaskRecord
+from taskapp.engine.running import END_READ_WAIT_S
+from taskapp.records import TaskRecord, TaskStatus
+from taskapp.stores.base import reads_own_writes
 from tests.raw import INIT_PARAMS, RawConnection, raw_connection
 
 pytestmark = pytest.mark.anyio
@@ -575,6 +577,80 @@ async def test_tx9_the_server_waits_for_an_eventually_consistent_store() -> None
         response = await m.call("tasks/get", {"taskId": created["taskId"]})
         assert "result" in response, response
         assert response["result"]["taskId"] == created["taskId"]
+
+
+class CountingStore(MemoryStore):
+    """Counts reads; as a subclass that overrides `get` it no longer claims to read its
+    own writes (`stores.base.reads_own_writes`), so a server reads a new task back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get(self, task_id: str, *, now: float) -> TaskRecord | None:
+        self.reads += 1
+        return await super().get(task_id, now=now)
+
+
+class ConsistentCountingStore(CountingStore):
+    reads_own_writes = True
+
+
+@pytest.mark.parametrize(
+    ("store_class", "reads"), [(CountingStore, 1), (ConsistentCountingStore, 0)]
+)
+async def test_tx9_a_store_that_reads_its_own_writes_is_not_read_back(
+    store_class: type[CountingStore], reads: int
+) -> None:
+    """TX-9 holds without waiting where reads cannot lag: a store that declares
+    `reads_own_writes` (memory, SQLite, a Redis primary) is not read before the
+    CreateTaskResult; any other store is (a store of unknown kind may be a replica)."""
+    assert reads_own_writes(MemoryStore())
+    assert not reads_own_writes(LaggingStore())
+    store = store_class()
+    lab = build(store)
+    async with modern(lab.app) as m:
+        task_id = (await m.create("gate"))["taskId"]
+        assert store.reads == reads
+        assert (await m.get(task_id))["status"] == "working"
+        lab.release.set()
+
+
+class SlowEndStore(CountingStore):
+    """Writes a task's end only after `end_s` (a store far away); reads are counted."""
+
+    end_s = 0.2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ending = anyio.Event()
+
+    async def update(self, task_id: str, **changes: Any) -> TaskRecord:
+        if changes.get("status") in (TaskStatus.COMPLETED, TaskStatus.FAILED):
+            self.ending.set()
+            await anyio.sleep(self.end_s)
+        return await super().update(task_id, **changes)
+
+
+@pytest.mark.parametrize(("end_s", "status"), [(0.2, "completed"), (2.0, "working")])
+async def test_tx10_a_tasks_get_waits_for_the_end_this_server_is_writing(
+    end_s: float, status: str
+) -> None:
+    """A tasks/get that comes while this server writes the task's end (its function has
+    returned) answers after that write, not `working` a moment before it; the wait is
+    bounded (`END_READ_WAIT_S`), so a store that hangs shows `working`."""
+    store = SlowEndStore()
+    store.end_s = end_s
+    lab = build(store)
+    async with modern(lab.app) as m:
+        task_id = (await m.create("echo", {"x": 1}))["taskId"]
+        await store.ending.wait()
+        started = time.monotonic()
+        got = await m.get(task_id)
+        assert got["status"] == status
+        assert time.monotonic() - started < END_READ_WAIT_S + 0.3
+        if status == "completed":
+            assert got["result"]["content"] == [{"type": "text", "text": "echo 1"}]
 
 
 # -- tasks/get -------------------------------------------------------------------------

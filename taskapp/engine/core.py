@@ -20,14 +20,7 @@ from anyio import AsyncContextManagerMixin
 from anyio.abc import TaskGroup
 
 from .._logging import get_logger
-from ..records import (
-    KEEP,
-    InvalidTransitionError,
-    NewTask,
-    Outcome,
-    TaskRecord,
-    TaskStatus,
-)
+from ..records import KEEP, InvalidTransitionError, NewTask, Outcome, TaskRecord, TaskStatus
 from ..stores.base import TaskNotFoundError, TaskStore, answers_now
 from ..tools import OnInterrupt, ToolDef
 from . import dedupe, fleet, invoke
@@ -288,6 +281,7 @@ class TaskEngine(AsyncContextManagerMixin):
         return record if record is not None and record.owner == owner else None
 
     async def _read(self, task_id: str, owner: str | None) -> TaskRecord | None:
+        await self._runs.ended_here(task_id)  # an end being written here: read after it
         record = await self.store.get(task_id, now=time.time())
         return record if record is not None and record.owner == owner else None
 

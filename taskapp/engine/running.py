@@ -23,6 +23,9 @@ from .retry import SHUTDOWN_RETRY_S, persist
 
 log = get_logger("taskapp.engine")
 
+#: How long a read waits for the end of a task this engine is writing (`Runs.ended_here`).
+END_READ_WAIT_S = 0.5
+
 Reason = Literal["cancel", "shutdown"]
 Run = Callable[[TaskRecord], Awaitable[Outcome]]
 
@@ -44,6 +47,7 @@ class Runs:
         self._closing_at = float("inf")
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._ending: dict[str, float] = {}  # task -> until when its final write is retried
+        self._end_readers: dict[str, anyio.Event] = {}  # set once that write is done
         self._reasons: dict[str, Reason] = {}
         self._owners: dict[str, str | None] = {}  # unfinished tasks started here -> owner
         self._idle = anyio.Event()  # set whenever no function runs here
@@ -71,6 +75,22 @@ class Runs:
     def leased_ids(self) -> list[str]:
         """The tasks whose leases this engine keeps: running, or still writing their end."""
         return [*self._scopes, *self._ending]
+
+    async def ended_here(self, task_id: str) -> None:
+        """Return once the end of the task is written, if this engine is writing it now
+        (its function returned), waiting `END_READ_WAIT_S` at most; else at once.
+
+        A read made meanwhile could only show the task `working` a moment before it ends,
+        and cost the client another poll: with a store that answers over the network, a
+        `tasks/get` right after `tools/call` usually comes while the end is in flight.
+        """
+        if task_id not in self._ending:
+            return
+        event = self._end_readers.get(task_id)
+        if event is None:
+            event = self._end_readers[task_id] = anyio.Event()
+        with anyio.move_on_after(END_READ_WAIT_S):  # a store outage: read what is there
+            await event.wait()
 
     def stop(self, task_id: str, reason: Reason) -> None:
         """Cancel the task's function, if it runs here; its end is recorded as `reason`."""
@@ -142,6 +162,8 @@ class Runs:
                 log.error("could not record the end of a task", task_id=task_id, exc_info=exc)
             finally:
                 self._ending.pop(task_id, None)
+                if (readers := self._end_readers.pop(task_id, None)) is not None:
+                    readers.set()
 
     async def _call(self, record: TaskRecord, run: Run, scope: anyio.CancelScope) -> Outcome | None:
         """The function's outcome; None when a step found the task taken over."""

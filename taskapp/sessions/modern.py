@@ -19,7 +19,7 @@ from ..context import ContextBackend
 from ..engine import TaskTerminalError
 from ..engine.maybe import Maybe, settled, then
 from ..records import TaskRecord, TaskStatus
-from ..stores.base import TaskNotFoundError
+from ..stores.base import TaskNotFoundError, answers_now, reads_own_writes
 from ..tools import ToolDef
 from ..wire import mcp2025
 from ..wire import mcp2026 as m
@@ -141,7 +141,18 @@ class ModernMethods:
     async def _until_readable(self, task_id: str) -> None:
         """Return once a tasks/get for the new task resolves (SEP-2663: no CreateTaskResult
         before that; "in eventually-consistent environments, the server MUST wait"). A
-        store that reads its own writes answers the first read; a replica may lag."""
+        store that reads its own writes shows it already; a replica may lag."""
+        store = self.engine.store
+        if reads_own_writes(store):
+            if answers_now(store) is None:
+                # No read back; two loop turns instead (what that read gave): the task
+                # just started runs its function to its first wait, and one that returns
+                # at once has its end in flight before the answer leaves, so the first
+                # tasks/get waits for that write (`Runs.ended_here`) instead of showing
+                # `working` and costing the client another poll.
+                await anyio.lowlevel.checkpoint()
+                await anyio.lowlevel.checkpoint()
+            return
         if await settled(self.engine.read(task_id, self.session.owner)) is not None:
             return  # the usual case, without the timeout's cancel scope
         delay = 0.005

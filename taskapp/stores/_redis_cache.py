@@ -7,6 +7,9 @@ answer the same way (docs/stores.md, "Redis").
   process's delete reaches it on the DELETED channel, which the store's pub/sub
   connection always listens to; after that connection was lost, everything is
   forgotten, since a message may have been missed.
+- Inputs dropped: the script that ends a task drops its questions in the same step, so
+  `drop_inputs` for a task this store knows ended (by any process: each drops them as
+  it ends the task) has nothing left to do and sends nothing.
 - Hints: the last version of an unfinished record this store wrote or read, which
   `update` tries first. Its write is a compare-and-set on the version, so a stale hint
   (another process wrote since) costs one retry with a fresh read, never a lost write.
@@ -120,6 +123,7 @@ class RecordsSeen:
             args += [item for name in names for item in (name, json.dumps(data[name]))]
             keys = [self._keys.task(task_id), self._keys.of(LEASES)]
             keys += [self._keys.status(record.status), self._keys.status(new.status)]
+            keys += self._keys.inputs(task_id)
             if await self._run("update", keys, args):
                 self._seen.remember(new)
                 return new

@@ -41,13 +41,18 @@ return 1
 """
 
 # Compare-and-set: write the fields only if the version is still the one that was read.
-# KEYS: task, lease index, the index of the status read, the index of the new status
+# A task that ends loses its questions with it, as `drop_inputs` would drop them.
+# KEYS: task, lease index, the index of the status read, the index of the new status,
+#       inputs, input order
 # ARGV: task id, version read, channel, '1' if the task ends, then field, value, ...
 #       -> 1, or 0 when the record changed (or vanished) since it was read
 UPDATE = """
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-if ARGV[4] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[5], KEYS[6])
+end
 local seq = redis.call('HGET', KEYS[1], '_seq')
 if KEYS[3] ~= KEYS[4] and seq then
   redis.call('ZREM', KEYS[3], ARGV[1])

@@ -32,6 +32,16 @@ def answers_now(store: object) -> AnswersNow | None:
     return None
 
 
+def reads_own_writes(store: object) -> bool:
+    """Whether a read through any instance sees a record once `create` returned (a true
+    class attribute `reads_own_writes`): one database, or a Redis primary, not a replica
+    that lags. A server then answers a new task at once; for any other store it reads
+    the task back first (SEP-2663: "in eventually-consistent environments, the server
+    MUST wait"). A store without the attribute is read back.
+    """
+    return getattr(store, "reads_own_writes", False) is True
+
+
 class TaskNotFoundError(LookupError):
     """No task with that id (never created, deleted, or expired)."""
 

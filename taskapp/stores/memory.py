@@ -44,12 +44,15 @@ class MemoryStore:
     #: `create` and `get` never wait (see `answers_now`). A subclass that overrides either
     #: may add waits, so it loses the capability unless its own body declares it again.
     answers_without_waiting: ClassVar[bool] = True
+    #: A created task is readable at once (`base.reads_own_writes`); lost the same way.
+    reads_own_writes: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         overrides = "get" in vars(cls) or "create" in vars(cls)
-        if overrides and "answers_without_waiting" not in vars(cls):
-            cls.answers_without_waiting = False
+        for capability in ("answers_without_waiting", "reads_own_writes"):
+            if overrides and capability not in vars(cls):
+                setattr(cls, capability, False)
 
     def __init__(self) -> None:
         self._records: dict[str, TaskRecord] = {}

@@ -36,6 +36,7 @@ from ._redis_keys import (
     lease_score,
     to_hash,
 )
+from ._redis_lane import Lane
 from ._redis_listing import backfill, counts, pages
 from ._redis_pubsub import Changes
 from ._redis_queue import dequeue, forget_workers
@@ -68,6 +69,9 @@ class RedisStore(RedisSteps, RecordsSeen):
     """
 
     shared = True
+    #: One Redis server takes the writes and the reads: once a script's reply arrived,
+    #: every client sees its write (`base.reads_own_writes`). Replicas are never read.
+    reads_own_writes = True
 
     def __init__(
         self,
@@ -95,6 +99,7 @@ class RedisStore(RedisSteps, RecordsSeen):
             **options,
         }
         self._client: Redis | None = None
+        self._lane: Lane | None = None  # a connection for scripts, while open
         self._scripts: dict[str, AsyncScript] = {}
         self._changes: Changes | None = None
         self._seen = Seen()  # ended records and update hints (_redis_cache.py)
@@ -110,6 +115,7 @@ class RedisStore(RedisSteps, RecordsSeen):
         client = await connect(self.url, self._options, self._keys.of(QUEUE))
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
+        self._lane = Lane(client.connection_pool)
         at = self._keys
         self._changes = Changes(
             at.of(CHANGED), at.of(IDLE), at.of(DELETED), self._seen.forget, at.of(CREATED)
@@ -122,10 +128,11 @@ class RedisStore(RedisSteps, RecordsSeen):
         await backfill(client, self._keys)  # the tasks of a taskapp before `list_all`
 
     async def close(self) -> None:
-        client, stack, changes = self._client, self._stack, self._changes
-        self._client, self._stack = None, None
-        if client is None or stack is None or changes is None:
+        client, stack, changes, lane = self._client, self._stack, self._changes, self._lane
+        self._client, self._stack, self._lane = None, None, None
+        if client is None or stack is None or changes is None or lane is None:
             return
+        await lane.close()
         await stack.aclose()
         changes.wake_all()
         workers = sorted(self._workers)
@@ -140,7 +147,11 @@ class RedisStore(RedisSteps, RecordsSeen):
         return self._client
 
     async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        self._redis  # noqa: B018 (raises if closed)
+        lane = self._lane
+        if lane is None:
+            raise RuntimeError("the RedisStore is not open: call `await store.open()` first")
+        if not lane.busy:  # the store's own connection (_redis_lane.py)
+            return await lane.run(self._scripts[script], keys, args)
         return await self._scripts[script](keys=keys, args=args)
 
     # -- records -----------------------------------------------------------------------
@@ -307,6 +318,8 @@ class RedisStore(RedisSteps, RecordsSeen):
         }
 
     async def drop_inputs(self, task_id: str) -> None:
+        if task_id in self._seen.ended:
+            return  # the script that ended it dropped them (_redis_cache.py)
         await self._run(
             "drop_inputs", self._keys.inputs(task_id), [self._keys.channel(task_id), task_id]
         )

@@ -52,6 +52,7 @@ class SQLiteStore:
     """
 
     shared = True  # other processes may open the same file
+    reads_own_writes = True  # one file: a commit is seen by every later read
 
     def __init__(
         self,
