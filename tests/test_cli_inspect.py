@@ -140,3 +140,13 @@ async def test_colour_only_on_a_terminal_and_never_with_no_color() -> None:
     muted = (await _run("inspect", target, FORCE_COLOR="1", NO_COLOR="1"))[1]
     assert b"\x1b[1m" in muted  # still bold headers...
     assert re.search(rb"\x1b\[[0-9;]*3[0-9]m", muted) is None  # ...but no colour
+
+
+def test_a_2026_server_is_shown_as_deciding_per_call(capsys: pytest.CaptureFixture[str]) -> None:
+    """In 2026-07-28 tools/list carries no taskSupport: the mode column does not guess."""
+    command = shlex.join([*TASKAPP, "run", "examples/hello.py:app", "--log-level", "warning"])
+    code, out, _ = inspect(capsys, command, "--dialect", "2026-07-28")
+    assert code == 0
+    rows = _rows(out)
+    modes = {row[0]: row[1] for row in rows[3:]}
+    assert modes == dict.fromkeys(("echo", "greet", "slow_add"), "server decides")

@@ -69,18 +69,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = resolve_target(args.target)
         headers = parse_headers(args.header, target)
+        modern = False
         if isinstance(target, TaskApp):
             server = {"name": target.name, "version": target.version}
             tools, instructions = _app_tools(target), target.instructions
         else:
-            server, tools, instructions = anyio.run(_ask_server, target, headers, args.dialect)
+            asked = anyio.run(_ask_server, target, headers, args.dialect)
+            server, tools, instructions, modern = asked
     except CliError as exc:
         fail(str(exc))
         return exc.code
     if args.json:
         out_json({"tools": tools})
     else:
-        _show(server, instructions, tools)
+        _show(server, instructions, tools, modern=modern)
     return EXIT_OK
 
 
@@ -98,15 +100,20 @@ def _app_tools(app: Any) -> list[dict[str, Any]]:
 
 async def _ask_server(
     target: Any, headers: dict[str, str], dialect: str
-) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
+) -> tuple[dict[str, Any], list[dict[str, Any]], str | None, bool]:
     options: dict[str, Any] = {"headers": headers} if headers else {}
     options["dialect"] = dialect
     async with connect(target, **options) as client:
         tools = [tool.to_wire() for tool in await client.list_tools()]
-        return client.server_info, tools, client.instructions
+        modern = client.dialect == "2026-07-28"
+        return client.server_info, tools, client.instructions, modern
 
 
-def _show(server: dict[str, Any], instructions: str | None, tools: list[dict[str, Any]]) -> None:
+def _show(
+    server: dict[str, Any], instructions: str | None, tools: list[dict[str, Any]], *, modern: bool
+) -> None:
+    """The tools as a table. In 2026-07-28 `tools/list` says nothing of tasks (the server
+    decides per call): the mode column says so rather than guess."""
     from rich.table import Table
 
     out(f"{server.get('name', '?')} {server.get('version', '')}".rstrip())
@@ -116,7 +123,8 @@ def _show(server: dict[str, Any], instructions: str | None, tools: list[dict[str
     for column in ("tool", "mode", "arguments", "description"):
         table.add_column(column, overflow="fold")
     for tool in tools:
-        mode = str((tool.get("execution") or {}).get("taskSupport", "forbidden"))
+        default = "server decides" if modern else "forbidden"
+        mode = str((tool.get("execution") or {}).get("taskSupport", default))
         description = (tool.get("description") or "").strip().splitlines()
         table.add_row(
             *cells(
@@ -125,6 +133,6 @@ def _show(server: dict[str, Any], instructions: str | None, tools: list[dict[str
                 params_summary(tool.get("inputSchema") or {}),
                 description[0] if description else "",
             ),
-            style=None if mode == "forbidden" else "cyan",
+            style="cyan" if mode in ("optional", "required") else None,
         )
     table_console().print(table)
