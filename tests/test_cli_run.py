@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from taskapp import cli
+from taskapp.cli.command import _parser
 from taskapp.cli.importer import import_from_string
-from taskapp.cli.main import _parser
 from taskapp.cli.run import describe_store, http_banner
 from tests.test_cli_tasks import TASKAPP
 

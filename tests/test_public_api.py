@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import taskapp
@@ -13,6 +15,8 @@ def test_all_names_exist() -> None:
 
 
 def test_all_is_complete() -> None:
+    for name in taskapp.__all__:  # the names are imported on first use: all of them now
+        getattr(taskapp, name)
     public = {
         name
         for name, value in vars(taskapp).items()
@@ -25,3 +29,16 @@ def test_all_is_sorted_and_unique() -> None:
     names = [n for n in taskapp.__all__ if n != "__version__"]
     assert names == sorted(names)
     assert len(set(taskapp.__all__)) == len(taskapp.__all__)
+
+
+def test_importing_taskapp_imports_none_of_it_yet() -> None:
+    """`import taskapp` is light (the names load on first use), so the command line
+    answers a Ctrl-C while it starts itself (taskapp.cli.main)."""
+    code = (
+        "import sys, taskapp; "
+        "heavy = sorted(m for m in sys.modules "
+        "if m.startswith(('taskapp.', 'pydantic', 'anyio'))); "
+        "assert heavy == ['taskapp._version'], heavy; "
+        "assert taskapp.TaskApp.__name__ == 'TaskApp'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
