@@ -667,7 +667,8 @@ async def test_auto_falls_back_to_2025_and_a_forced_2026_says_why_not() -> None:
 #: `taskapp call` with everything imported first: "ready" on stderr says the command is
 #: about to run, so that a SIGINT lands in the command, not in Python's own start-up.
 READY_THEN_CALL = (
-    "import sys; from taskapp.cli import main; sys.stderr.write('ready\\n'); "
+    "import sys; import taskapp.cli.command; from taskapp.cli import main; "
+    "sys.stderr.write('ready\\n'); "
     "sys.stderr.flush(); sys.exit(main(sys.argv[1:]))"
 )
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = """
-import sys
+import os, signal, sys
 
 class Interrupt:
     def find_spec(self, name, path=None, target=None):
         if name == "taskapp.cli.command":
-            raise KeyboardInterrupt
+            {how}
         return None
 
 sys.meta_path.insert(0, Interrupt())
@@ -25,9 +27,18 @@ raise SystemExit(main(["call", "examples/hello.py:app", "greet"]))
 """
 
 
-def test_a_ctrl_c_while_the_command_loads_is_one_line_and_exit_130() -> None:
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+@pytest.mark.parametrize(
+    "how",
+    [
+        "os.kill(os.getpid(), signal.SIGINT)",  # the signal itself, mid-import
+        "raise KeyboardInterrupt",  # as Python's default handler would raise it
+    ],
+)
+def test_a_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(how: str) -> None:
+    script = SCRIPT.replace("{how}", how)
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 130
     assert done.stderr == "taskapp: interrupted\n"
