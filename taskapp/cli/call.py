@@ -35,7 +35,7 @@ from .common import (
     resolve_target,
     server_stderr,
 )
-from .interrupt import Interrupts, watching_sigint
+from .interrupt import EarlySigint, Interrupts, watching_sigint
 from .prompt import TerminalAsker
 from .view import Feedback
 
@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = resolve_target(args.target)
         headers = parse_headers(args.header, target)
-        code: int = anyio.run(_call, args, target, headers)
+        with EarlySigint().noting() as early:
+            code: int = anyio.run(_call, args, target, headers, early)
     except CliError as exc:
         fail(str(exc))
         return exc.code
@@ -130,7 +131,9 @@ class _Call:
     cancelled: Task | None = None
 
 
-async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) -> int:
+async def _call(
+    args: argparse.Namespace, target: Any, headers: dict[str, str], early: EarlySigint
+) -> int:
     feedback = Feedback(args.tool)
     options: dict[str, Any] = {
         "elicitation_handler": TerminalAsker(feedback),
@@ -145,7 +148,10 @@ async def _call(args: argparse.Namespace, target: Any, headers: dict[str, str]) 
             options["stderr"] = stderr.file
         code: int | None = None
         async with watching_sigint() as sigint:
-            with sigint.scope():  # a Ctrl-C before the call is made: nothing to cancel yet
+            with sigint.scope() as scope:  # a Ctrl-C before the call: nothing to cancel yet
+                if early.noted:  # one that came before the watch was on
+                    sigint.count += 1
+                    scope.cancel()
                 async with connect(target, **options) as client:
                     code = await _call_on(client, args, feedback, sigint)
         if code is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
 
 import anyio
 from anyio.abc import TaskStatus
@@ -33,6 +34,30 @@ class Interrupts:
         self.count += 1
         if self._scopes:
             self._scopes[-1].cancel()
+
+
+class EarlySigint:
+    """SIGINT noted, not raised, from before the event loop starts until `watching_sigint`
+    takes over: a KeyboardInterrupt raised while the loop is being built leaves a
+    half-made loop whose clean-up prints a traceback of its own."""
+
+    def __init__(self) -> None:
+        self.noted = False
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.noted = True
+
+    @contextmanager
+    def noting(self) -> Iterator[EarlySigint]:
+        try:
+            previous = signal.signal(signal.SIGINT, self._note)
+        except ValueError:  # not the main thread: signals are not ours to change
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 @asynccontextmanager
