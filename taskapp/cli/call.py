@@ -148,12 +148,12 @@ async def _call(
             options["stderr"] = stderr.file
         code: int | None = None
         async with watching_sigint() as sigint:
-            with sigint.scope() as scope:  # a Ctrl-C before the call: nothing to cancel yet
-                if early.noted:  # one that came before the watch was on
-                    sigint.count += 1
-                    scope.cancel()
-                async with connect(target, **options) as client:
-                    code = await _call_on(client, args, feedback, sigint)
+            if early.noted:  # a Ctrl-C before the watch was on: connect to nothing
+                sigint.count += 1
+            else:
+                with sigint.scope():  # a Ctrl-C before the call: nothing to cancel yet
+                    async with connect(target, **options) as client:
+                        code = await _call_on(client, args, feedback, sigint)
         if code is None:
             again = sigint.count > 1
             fail("interrupted again: the task may still run" if again else "interrupted")
