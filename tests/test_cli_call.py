@@ -680,14 +680,18 @@ async def _interrupt_after(argv: Sequence[str], delay: float) -> tuple[int, str]
     ) as process:  # fmt: skip
         assert process.stderr is not None
         seen = b""
-        with anyio.fail_after(30):
-            while b"ready\n" not in seen:
-                seen += await process.stderr.receive()
-            await anyio.sleep(delay)
-            process.send_signal(signal.SIGINT)
-            async for chunk in process.stderr:
-                seen += chunk
-            code = await process.wait()
+        try:
+            with anyio.fail_after(30):
+                while b"ready\n" not in seen:
+                    seen += await process.stderr.receive()
+                await anyio.sleep(delay)
+                process.send_signal(signal.SIGINT)
+                async for chunk in process.stderr:
+                    seen += chunk
+                code = await process.wait()
+        except TimeoutError:
+            process.kill()  # a call that never ends must fail the test, not hang the run
+            raise AssertionError(f"no exit 30 s after SIGINT: {seen.decode()}") from None
     return code, seen.decode()
 
 
