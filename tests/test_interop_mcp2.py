@@ -16,10 +16,7 @@ MCP 2026-07-28 (/work/shared/spec/mcp-2026-07-28/).
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -36,7 +33,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
 from .official_client import Elicitor, wait_status
-from .side_venv import SideVenvError, side_venv
+from .side_venv import peer_python
 from .test_http_interop import run_server
 
 pytestmark = [
@@ -62,43 +59,13 @@ Event = dict[str, Any]
 MCP2_LOCK = SCRIPTS / "requirements.lock"
 
 
-@functools.cache
-def _mcp2_python() -> tuple[str | None, str | None]:
-    """(the Python that runs the mcp 2.x scripts, None) or (None, why there is none)."""
-    python = os.environ.get("TASKAPP_MCP2_PYTHON")
-    where = f"TASKAPP_MCP2_PYTHON={python}"
-    if not python:
-        where = "the mcp 2.x virtualenv"
-        try:
-            python = side_venv("mcp2", MCP2_LOCK)
-        except SideVenvError as exc:
-            return None, (
-                f"cannot build the mcp 2.x virtualenv from {MCP2_LOCK.relative_to(REPO)} "
-                f"({exc}): give this machine access to PyPI once (it is cached), or set "
-                f"TASKAPP_MCP2_PYTHON to a Python with mcp=={MCP2_VERSION}"
-            )
-    probe = "import importlib.metadata as m; print(m.version('mcp'))"
-    try:
-        found = subprocess.run(
-            [python, "-c", probe], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"{where} cannot report its mcp version ({exc})"
-    if found != MCP2_VERSION:
-        return None, f"{where} has mcp {found}, not {MCP2_VERSION}"
-    return python, None
-
-
 @pytest.fixture(scope="module")
 def mcp2() -> str:
     """The Python that runs tests/mcp2/*.py; skip without one, or fail in CI."""
-    python, problem = _mcp2_python()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{problem}; CI must run the mcp 2.x interop tests", pytrace=False)
-        pytest.skip(problem)
-    assert python is not None
-    return python
+    return peer_python(
+        "mcp2", MCP2_LOCK, env_var="TASKAPP_MCP2_PYTHON", versions={"mcp": MCP2_VERSION},
+        what="the mcp 2.x interop tests",
+    )  # fmt: skip
 
 
 class Run:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from .side_venv import SideVenvError, side_venv, venv_path
+from .side_venv import SideVenvError, peer_python, side_venv, venv_path
 
 
 @pytest.fixture
@@ -44,3 +45,24 @@ def test_a_failed_build_says_why_and_leaves_nothing(tmp_path: Path, cache: Path)
     with pytest.raises(SideVenvError, match=r"`uv pip sync` failed: .+"):
         side_venv("broken", lockfile)
     assert list(cache.iterdir()) == []  # no half-made venv for the next run to trust
+
+
+def test_a_peer_python_is_checked_for_its_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python named by the variable must hold the pinned versions: outside CI a
+    mismatch skips with both versions named, in CI it fails."""
+    monkeypatch.setenv("TASKAPP_TEST_PEER", sys.executable)
+    pinned = {"pytest": pytest.__version__}
+    args = ("peer", lock(tmp_path, ""))
+    assert peer_python(*args, env_var="TASKAPP_TEST_PEER", versions=pinned, what="x") == (
+        sys.executable
+    )
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=rf"has {pytest.__version__}, not pytest==0\.1"):
+        peer_python(*args, env_var="TASKAPP_TEST_PEER", versions={"pytest": "0.1"}, what="x")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="; CI must run the peer tests"):
+        peer_python(
+            *args, env_var="TASKAPP_TEST_PEER", versions={"pytest": "0.2"}, what="the peer tests"
+        )
