@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, cast, get_args, overload
 
 import anyio
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
 P = ParamSpec("P")
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)  # RFC 5424's, lowest first
 
 
 class ContextBackend(Protocol):
@@ -105,6 +106,12 @@ class TaskContext:
 
     async def log(self, message: Any, level: LogLevel = "info", logger: str | None = None) -> None:
         """Send a `notifications/message` log entry at or above the client's chosen level."""
+        if level not in LOG_LEVELS:
+            hint = " (the message comes first: ctx.log(message, level))"
+            raise ValueError(
+                f"ctx.log: unknown level {level!r}; use one of {', '.join(LOG_LEVELS)}"
+                + (hint if message in LOG_LEVELS else "")
+            )
         await self._backend.log(level, message, logger)
 
     @overload

@@ -10,6 +10,7 @@ import pydantic_core
 import pytest
 
 from examples.hello import app
+from taskapp import TaskApp, TaskContext
 
 from .raw import INIT_PARAMS, RawConnection, raw_connection
 from .robust_app import Probe, make_app
@@ -263,3 +264,28 @@ async def test_set_level_with_a_bad_level_is_invalid_params(level: Any) -> None:
         assert error["code"] == INVALID_PARAMS
         assert "level" in error["message"]
         assert await conn.result("logging/setLevel", {"level": "debug"}) == {}
+
+
+swapped = TaskApp("swapped")
+
+
+@swapped.tool()
+async def chatty(ctx: TaskContext, level: str) -> str:
+    await ctx.log("info", level)  # type: ignore[arg-type]  # the mistake under test
+    return "logged"
+
+
+async def test_a_log_call_with_its_arguments_swapped_says_so() -> None:
+    """`ctx.log("info", "text")`: the level is not one of RFC 5424's, and the message is.
+    The tool fails with a ValueError that says which comes first; the server goes on."""
+    async with raw_connection(swapped) as conn:
+        result = await conn.result("tools/call", {"name": "chatty", "arguments": {"level": "text"}})
+        assert result["isError"] is True
+        [block] = result["content"]
+        assert block["text"] == (
+            "ValueError: ctx.log: unknown level 'text'; use one of debug, info, notice, warning, "
+            "error, critical, alert, emergency (the message comes first: ctx.log(message, level))"
+        )
+        args = {"name": "chatty", "arguments": {"level": "warning"}}  # a level: no error
+        fine = await conn.result("tools/call", args)
+        assert fine["content"] == [{"type": "text", "text": "logged"}]
