@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -16,6 +15,7 @@ import anyio
 from . import observe
 from ._logging import ensure_stderr_logging, get_logger
 from ._loop import EventLoop, backend_options, loop_name, settle_gc
+from ._worker import work_until_signalled
 from .auth import Auth, TokenVerifier, as_auth
 from .engine import DEFAULT_TTL_MS, MAX_TTL_MS, POLL_INTERVAL_MS, EngineConfig, TaskEngine, fleet
 from .errors import RegistrationError
@@ -27,7 +27,7 @@ from .sessions.spec import ServerSpec
 from .stores import TaskStore, open_store
 from .tools import OnInterrupt, ToolDef, ToolSpec, build_tool, spec_of
 from .transports.lines import DEFAULT_MAX_MESSAGE_BYTES
-from .transports.stdio import FdChannel, private_stdout
+from .transports.stdio import FdChannel, private_stdout, serve_stdio
 from .wire.jsonrpc import INVALID_PARAMS, JsonRpcError
 from .wire.mcp2025 import tool_json
 
@@ -70,6 +70,8 @@ class TaskApp:
             random key per process (then a client's retry must reach the same process).
         max_message_bytes: The largest message accepted: a stdio line, an HTTP POST body
             (HTTP 413 beyond, refused while it streams in).
+        eof_grace_s: stdio: once stdin closes, how long the requests already read may
+            take to be answered before they are cancelled.
         max_step_bytes: The largest result one `ctx.step` may store, as JSON.
         max_steps: The most steps one task may store (docs/reliable.md).
         metrics: Prometheus metrics: True, a port, "HOST:PORT", "/PATH" (docs/observability.md).
@@ -95,6 +97,7 @@ class TaskApp:
         auth: Auth | TokenVerifier | None = None,
         state_secret: str | bytes | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        eof_grace_s: float = 5.0,
         max_step_bytes: int = 1_048_576,
         max_steps: int = 1000,
         metrics: bool | int | str = False,
@@ -108,6 +111,8 @@ class TaskApp:
         self.auth = as_auth(auth)
         self.state_signer = StateSigner(state_secret)
         self.max_message_bytes = max_message_bytes
+        #: stdio: how long requests already read may take to be answered once stdin closes.
+        self.eof_grace_s = eof_grace_s
         self.observing = observe.Observing(metrics, tracing)
         self.config = EngineConfig(
             default_ttl_ms=default_ttl_ms,
@@ -252,7 +257,8 @@ class TaskApp:
         await session.serve(lambda s: Peer(channel, s.on_request, s.on_notification))
 
     async def run_stdio_async(self, store: TaskStore | str | None = None) -> None:
-        """Serve one client on stdin/stdout until stdin closes; then stop running tasks.
+        """Serve one client on stdin/stdout until stdin closes. Then the running tasks
+        are interrupted, and the requests already read have `eof_grace_s` to be answered.
 
         While serving, stdout (descriptor 1 and `sys.stdout`) goes to stderr: only the
         protocol writes to the real stdout (`transports.stdio.private_stdout`).
@@ -264,7 +270,7 @@ class TaskApp:
                 async with self.running(store) as engine:
                     settle_gc()
                     log.info("serving on stdio", app=self.name, loop=loop_name())
-                    await self.serve_channel(channel, engine)
+                    await serve_stdio(self.spec(), engine, channel, self.eof_grace_s)
             finally:
                 await channel.aclose()
 
@@ -343,23 +349,8 @@ class TaskApp:
         self.config = replace(self.config, executor="local", recover=True)
         store_object = self._resolve_store(store)
         fleet.work_queue(store_object)  # refused before anything starts
-        async with (
-            self.running(store_object) as engine,
-            anyio.create_task_group() as outer,
-        ):
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async with anyio.create_task_group() as taking:
-                    taking.start_soon(engine.work, concurrency)
-                    log.info("worker started", runner=engine.runner_id, concurrency=concurrency)
-                    async for signum in signals:
-                        log.info("worker stopping", signal=signal.Signals(signum).name)
-                        break
-                    taking.cancel_scope.cancel()
-                # Drain; a second signal means "now": interrupt the tasks at once.
-                outer.start_soon(_second_signal, signals, outer.cancel_scope)
-                if not await engine.drain(grace_s):
-                    log.warning("grace period over: interrupting the tasks still running")
-                outer.cancel_scope.cancel()
+        async with self.running(store_object) as engine:
+            await work_until_signalled(engine, concurrency, grace_s)
 
     def work(
         self,
@@ -376,13 +367,6 @@ class TaskApp:
             partial(self.work_async, store, concurrency=concurrency, grace_s=grace_s),
             backend_options=backend_options(loop),
         )
-
-
-async def _second_signal(signals: AsyncIterator[int], scope: anyio.CancelScope) -> None:
-    async for signum in signals:
-        log.warning("second signal: interrupting now", signal=signal.Signals(signum).name)
-        scope.cancel()
-        return
 
 
 def _decode_offset(cursor: str | None) -> int:

@@ -21,7 +21,7 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     # the CLI forwards to both.
     (7, "app", ("taskapp", "taskapp.__main__", "taskapp.app", "taskapp._loop",
                 "taskapp.client", "taskapp._client_tasks", "taskapp._client_modern",
-                "taskapp._client_connect", "taskapp.cli", "taskapp.dashboard")),
+                "taskapp._client_connect", "taskapp._worker", "taskapp.cli", "taskapp.dashboard")),
     # How messages travel: stdio, Streamable HTTP (both sides), memory.
     (6, "transports", ("taskapp.transports",)),
     # One client's conversation in each dialect, the Peer, and what they are given

@@ -215,6 +215,104 @@ async def test_stdin_eof_mid_task_exits_zero(tmp_path: Path) -> None:
     assert "Traceback" not in server.stderr()
 
 
+async def test_requests_read_before_stdin_closes_are_still_answered(tmp_path: Path) -> None:
+    """A stdio client shuts the server down by closing stdin and waiting for it to exit
+    (basic/lifecycle, "stdio"), so what it asked before that is answered: an inline call
+    that takes a while, and a blocking tasks/result of a running task, which the closing
+    interrupts at once: S-28, it blocks until the task ends; S-27, then its JSON-RPC error
+    (docs/protocol.md#shutdown)."""
+    async with stdio_server(tmp_path, "tests/fixture_app.py:app") as server:
+        await server.initialize()
+        created = await server.result(
+            "tools/call", {"name": "sleeper", "arguments": {"seconds": 60}, "task": {}}
+        )
+        task_id = created["task"]["taskId"]
+        inline = {"name": "sleeper", "arguments": {"seconds": 0.5}}
+        await server.send({"jsonrpc": "2.0", "id": "inline", "method": "tools/call",
+                           "params": inline})  # fmt: skip
+        await server.send({"jsonrpc": "2.0", "id": "result", "method": "tasks/result",
+                           "params": {"taskId": task_id}})  # fmt: skip
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(10):
+            returncode = await server.process.wait()
+        await server.read_to_end()
+    answers = {m.get("id"): m for m in map(pydantic_core.from_json, server.lines)}
+    assert answers["inline"]["result"]["content"] == [{"type": "text", "text": "slept 0.5s"}]
+    error = answers["result"]["error"]
+    assert error["code"] == -32603
+    assert "interrupted" in error["message"]
+    assert returncode == 0
+    assert "Traceback" not in server.stderr()
+
+
+async def test_eof_grace_bounds_the_wait_for_answers(tmp_path: Path) -> None:
+    """`--eof-grace`: a request still running when it is over is cancelled, unanswered,
+    and the process exits 0 instead of waiting for it (the tool sleeps a minute)."""
+    async with stdio_server(tmp_path, "tests/fixture_app.py:app", "--eof-grace", "0.3") as server:
+        await server.initialize()
+        long = {"name": "sleeper", "arguments": {"seconds": 60}}
+        await server.send({"jsonrpc": "2.0", "id": "long", "method": "tools/call",
+                           "params": long})  # fmt: skip
+        assert server.process.stdin is not None
+        await server.process.stdin.aclose()
+        with anyio.fail_after(10):
+            returncode = await server.process.wait()
+        await server.read_to_end()
+    assert all(pydantic_core.from_json(line).get("id") != "long" for line in server.lines)
+    assert returncode == 0
+    assert "requests not answered in time are cancelled" in server.stderr()
+
+
+ASKING_APP = """
+from pydantic import BaseModel
+from taskapp import TaskApp, TaskContext
+
+app = TaskApp("asking")
+
+class Name(BaseModel):
+    name: str
+
+@app.tool()
+async def ask(ctx: TaskContext) -> str:
+    try:
+        await ctx.elicit("Your name?", Name)
+    except Exception as exc:
+        return f"no answer: {exc}"
+    return "answered"
+"""
+
+
+async def test_a_question_to_a_client_that_closed_stdin_fails_at_once(tmp_path: Path) -> None:
+    """The server's own request (elicitation/create) can get no answer once stdin has
+    closed: it fails there and then, so the tool that asked still answers its call."""
+    (tmp_path / "asking.py").write_text(ASKING_APP)
+    async with stdio_server(tmp_path, f"{tmp_path / 'asking.py'}:app") as server:
+        init = {**INIT_PARAMS, "capabilities": {"elicitation": {}}}
+        await server.result("initialize", init)
+        await server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await server.send({"jsonrpc": "2.0", "id": "ask", "method": "tools/call",
+                           "params": {"name": "ask", "arguments": {}}})  # fmt: skip
+        with anyio.fail_after(10):
+            question = await server.read()
+        assert question["method"] == "elicitation/create"
+        assert server.process.stdin is not None
+        with anyio.fail_after(4):  # under the default --eof-grace (5 s): not its end
+            await server.process.stdin.aclose()
+            assert await server.process.wait() == 0
+        await server.read_to_end()
+    answers = {m.get("id"): m for m in map(pydantic_core.from_json, server.lines)}
+    [text] = answers["ask"]["result"]["content"]
+    said = "no answer: the client can no longer answer elicitation/create: it has gone"
+    assert text["text"] == said
+
+
+async def test_a_negative_eof_grace_is_refused() -> None:
+    code, out, err = await _run_cli("run", "tests/fixture_app.py:app", "--eof-grace", "-1")
+    assert (code, out) == (2, "")
+    assert "taskapp: --eof-grace -1: give 0 or more seconds" in err
+
+
 async def test_garbage_line_is_a_parse_error_and_serving_goes_on(tmp_path: Path) -> None:
     async with stdio_server(tmp_path, "examples/hello.py:app") as server:
         await server.initialize()

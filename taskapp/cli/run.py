@@ -91,6 +91,11 @@ def _limits(run: argparse.ArgumentParser) -> None:
         "4 MiB unless it says otherwise)",
     )  # fmt: skip
     run.add_argument(
+        "--eof-grace", type=float, default=None, metavar="SECONDS",
+        help="stdio: once stdin closes, how long requests already read may take to be "
+        "answered (default: the app's, 5)",
+    )  # fmt: skip
+    run.add_argument(
         "--session-idle-timeout", type=float, default=None, metavar="SECONDS",
         help="http: close a 2025-11-25 session idle this long (default: 1800)",
     )  # fmt: skip
@@ -218,6 +223,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.max_message_bytes is not None:
         app.max_message_bytes = args.max_message_bytes
+    if args.eof_grace is not None:
+        if args.eof_grace < 0:
+            problem = f"--eof-grace {args.eof_grace:g}: give 0 or more seconds"
+            print(f"taskapp: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+        app.eof_grace_s = args.eof_grace
     banner = None
     if args.transport == "http":
         banner = http_banner(app, args)

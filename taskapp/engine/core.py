@@ -334,6 +334,10 @@ class TaskEngine(AsyncContextManagerMixin):
     ) -> tuple[list[TaskRecord], str | None]:
         return await self.store.list_tasks(owner, cursor=cursor, limit=limit, now=time.time())
 
+    def interrupt_all(self) -> None:
+        """Interrupt the running tasks now, as closing does (a stdio client has gone)."""
+        self._runs.stop_all()
+
     # -- observers, and what a running task's context reaches ---------------------
 
     def detach(self, observer: TaskObserver) -> None:

@@ -13,11 +13,13 @@ from .. import _input
 from .._logging import get_logger
 from ..context import ContextBackend, LogLevel, TaskContext
 from ..engine import TaskLimitError, invoke
+from ..errors import ToolError
 from ..records import ErrorOutcome, ToolOutcome
 from ..tools import ToolDef
 from ..wire import mcp2025
 from ..wire.jsonrpc import SERVER_ERROR, JsonRpcError
 from .base import Session
+from .peer import NoAnswerError
 
 log = get_logger("taskapp.session")
 
@@ -121,5 +123,7 @@ class InlineBackend:
         _input.require_capability(self._session.client_capabilities, method, params)
         try:
             return await self._session.ask_client(method, params)
+        except NoAnswerError:
+            raise ToolError(f"the client can no longer answer {method}: it has gone") from None
         except JsonRpcError as exc:
             raise _input.refused(method, exc.to_json()) from None

@@ -40,6 +40,10 @@ log = get_logger("taskapp.jsonrpc")
 current_request: ContextVar[RequestId | None] = ContextVar("taskapp_request", default=None)
 
 
+class NoAnswerError(JsonRpcError):
+    """`Peer.request` got no answer: the connection closed, or the other side's input did."""
+
+
 @dataclass(slots=True)
 class _Pending:
     event: anyio.Event = field(default_factory=anyio.Event)
@@ -63,8 +67,18 @@ class Peer:
         channel: Channel,
         on_request: RequestHandler,
         on_notification: NotificationHandler,
+        *,
+        drain_s: float = 0.0,
+        on_input_end: Callable[[], None] | None = None,
     ) -> None:
+        """`drain_s`: once the other side has sent its last message, how long the
+        requests it sent may still take to be answered (`_drain`); 0 cancels them at once.
+        `on_input_end` is called at that moment, before the wait."""
         self._channel = channel
+        self._drain_s = drain_s
+        self._on_input_end = on_input_end
+        self._writer_done = anyio.Event()
+        self._idle: anyio.Event | None = None  # while draining: set as the last one ends
         self._on_request = on_request
         self._on_notification = on_notification
         self._out: MemoryObjectSendStream[_Outgoing]
@@ -92,6 +106,8 @@ class Peer:
                 tg.start_soon(self._write_forever)
                 tg.start_soon(self._notify_forever)
                 await self._read_forever(tg)
+                if self._drain_s > 0:
+                    await self._drain()
                 tg.cancel_scope.cancel()
         finally:
             self._tg = None
@@ -100,6 +116,26 @@ class Peer:
             self.closed.set()
             for pending in self._pending.values():
                 pending.event.set()
+
+    async def _drain(self) -> None:
+        """The input has ended (a stdio client closed stdin, as its way to shut down):
+        answer the requests already read, for `drain_s` at most, and send what is queued.
+        Requests of ours can no longer be answered: they fail at once."""
+        for pending in self._pending.values():
+            pending.event.set()
+        if self._on_input_end is not None:
+            self._on_input_end()
+        with anyio.move_on_after(self._drain_s):
+            while self._in_flight and not self._writer_done.is_set():
+                self._idle = anyio.Event()
+                await self._idle.wait()
+            self._out.close()  # the writer sends what is queued, then ends
+            await self._writer_done.wait()
+        if self._in_flight:
+            log.info(
+                "input ended: requests not answered in time are cancelled",
+                count=len(self._in_flight), waited_s=self._drain_s,
+            )  # fmt: skip
 
     # -- sending ---------------------------------------------------------------
 
@@ -159,7 +195,7 @@ class Peer:
             del self._pending[request_id]
         response = pending.response
         if response is None:
-            raise JsonRpcError(INTERNAL_ERROR, "connection closed before the answer came")
+            raise NoAnswerError(INTERNAL_ERROR, "connection closed before the answer came")
         if "error" in response:
             error = response["error"] if isinstance(response["error"], dict) else {}
             raise JsonRpcError(
@@ -179,6 +215,14 @@ class Peer:
         self.send(message, related=request_id)
 
     async def _write_forever(self) -> None:
+        try:
+            await self._write_each()
+        finally:
+            self._writer_done.set()
+            if self._idle is not None:
+                self._idle.set()
+
+    async def _write_each(self) -> None:
         async for item in self._out_reader:
             self._queued -= 1
             self._writing = True
@@ -327,6 +371,8 @@ class Peer:
         finally:
             # A request cancelled by notifications/cancelled gets no answer (cancellation.mdx).
             self._in_flight.pop(request.id, None)
+            if not self._in_flight and self._idle is not None:
+                self._idle.set()
 
     def _reply(self, request_id: RequestId, answer: dict[str, Any] | Reply) -> None:
         """Send the answer; a Reply's `after_send` runs right after, before anything else."""

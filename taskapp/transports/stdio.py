@@ -12,7 +12,11 @@ from typing import cast
 
 import anyio
 
+from ..engine import TaskEngine
 from ..sessions.channel import Channel, MessageTooLargeError, receive_each
+from ..sessions.peer import Peer
+from ..sessions.server import ServerSession
+from ..sessions.spec import ServerSpec
 from ..wire.jsonrpc import RequestId
 from .lines import CHUNK, DEFAULT_MAX_MESSAGE_BYTES, Lines
 
@@ -312,3 +316,18 @@ class FdChannel(Channel):
     async def aclose(self) -> None:
         if self._reader is not None:
             self._reader.close()
+
+
+async def serve_stdio(
+    spec: ServerSpec, engine: TaskEngine, channel: Channel, grace_s: float
+) -> None:
+    """Serve one client over `channel` (stdio) until its input ends. Then the running
+    tasks are interrupted at once, and the requests already read have `grace_s` to be
+    answered: a client shuts down by closing stdin and waiting for the process to exit."""
+    session = ServerSession(spec, engine)
+    await session.serve(
+        lambda s: Peer(
+            channel, s.on_request, s.on_notification, drain_s=grace_s,
+            on_input_end=engine.interrupt_all,
+        )
+    )  # fmt: skip
