@@ -249,6 +249,10 @@ def _schema_error(
     return RegistrationError(f"{where}: cannot build its arguments schema: {_reason(exc)}")
 
 
+#: Marks an outputSchema whose value is wrapped in {"result": ...} (FastMCP's name for it).
+WRAPPED_MARK = "x-fastmcp-wrap-result"
+
+
 def _result_spec(
     annotation: Any, where: str
 ) -> tuple[TypeAdapter[Any] | None, bool, dict[str, Any] | None]:
@@ -273,8 +277,13 @@ def _result_spec(
         schema.pop("title", None)
         return adapter, False, schema
     # MCP wants an object at the top of outputSchema: scalars, lists, unions go under "result".
+    # The mark is FastMCP's: its client then hands its caller the value, not {"result": v};
+    # other validators ignore a keyword they do not know.
     defs = schema.pop("$defs", None)
-    wrapped = {"type": "object", "properties": {"result": schema}, "required": ["result"]}
+    wrapped = {
+        "type": "object", "properties": {"result": schema}, "required": ["result"],
+        WRAPPED_MARK: True,
+    }  # fmt: skip
     return adapter, True, wrapped if defs is None else {**wrapped, "$defs": defs}
 
 

@@ -362,7 +362,8 @@ async def test_the_schemas_come_from_the_signature() -> None:
     assert (order.task_support, order.annotations) == ("optional", {"destructiveHint": False})
     assert order.description == "Place an order for an item of the shop."
     assert tools["stock"].output_schema == {
-        "type": "object", "properties": {"result": {"type": "integer"}}, "required": ["result"]
+        "type": "object", "properties": {"result": {"type": "integer"}}, "required": ["result"],
+        "x-fastmcp-wrap-result": True,
     }  # fmt: skip
 
 

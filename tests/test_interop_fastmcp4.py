@@ -240,6 +240,18 @@ async def test_plain_calls(
             assert "tasks/get" in methods[tool], (tool, methods[tool])
 
 
+async def test_a_wrapped_result_reaches_the_caller_as_its_value(fastmcp4: str, logs: Path) -> None:
+    """A tool returning an int answers `structuredContent: {"result": 42}` (MCP wants an
+    object); its outputSchema carries FastMCP's `x-fastmcp-wrap-result`, so FastMCP's
+    client hands its caller 42, not an object with a `result` field."""
+    command = ["--", sys.executable, "-m", "taskapp", "run", "examples/schemas.py:app"]
+    call = {"do": "call", "tool": "stock", "args": {"sku": "ABC-1234"}}
+    events = await drive(fastmcp4, *steps(call), *command, logs=logs)
+    stock = outcomes(events)["stock"]
+    assert stock["structured"] == {"result": 42}
+    assert stock["data"] == 42
+
+
 async def test_plain_calls_without_fastmcp_tasks(
     fastmcp4: str, http_fixture: str, logs: Path
 ) -> None:

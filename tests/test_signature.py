@@ -532,6 +532,7 @@ def test_wrapped_output_schemas() -> None:
         "type": "object",
         "properties": {"result": {"type": "integer"}},
         "required": ["result"],
+        "x-fastmcp-wrap-result": True,  # FastMCP's client unwraps the value then
     }
     schema = sig(returns_list).output_schema
     assert schema is not None
@@ -541,6 +542,7 @@ def test_wrapped_output_schemas() -> None:
         "type": "object",
         "properties": {"result": {"anyOf": [{"type": "integer"}, {"type": "null"}]}},
         "required": ["result"],
+        "x-fastmcp-wrap-result": True,
     }
 
 
