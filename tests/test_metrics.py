@@ -172,6 +172,27 @@ async def test_metrics_on_their_own_port_count_every_outcome_by_tool() -> None:
     assert value(after, "taskapp_store_errors_total", operation="update") == 0
 
 
+async def test_calls_answered_inline_are_timed_by_tool_and_ending() -> None:
+    """Tools called without a task run in the request: no task is created, and
+    taskapp_inline_call_seconds counts each call by how it ended."""
+    app = make_app(anyio.Event(), metrics="127.0.0.1:0")
+    async with LegacyClient(app) as client:
+        assert app.observing.address is not None
+        host, port = app.observing.address
+        assert (await client.call_tool("ok")).content[0]["text"] == "fine"
+        await client.call_tool("ok")
+        assert (await client.call_tool("oops")).is_error
+        with pytest.raises(JsonRpcError, match="not like that"):
+            await client.call_tool("refuse")
+        after = await scrape(f"http://{host}:{port}/metrics")
+    counts = {
+        (tool, status): value(after, "taskapp_inline_call_seconds_count", tool=tool, status=status)
+        for tool, status in [("ok", "completed"), ("oops", "tool_error"), ("refuse", "failed")]
+    }
+    assert counts == {("ok", "completed"): 2, ("oops", "tool_error"): 1, ("refuse", "failed"): 1}
+    assert value(after, "taskapp_tasks_created_total", tool="ok") == 0
+
+
 async def test_metrics_on_a_path_beside_the_mcp_endpoint_check_the_host() -> None:
     app = TaskApp("metered", metrics="/metrics")
 

@@ -5,6 +5,7 @@ exporter, through a provider handed to the app (the global one is left alone).""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from taskapp import TaskApp, TaskContext
+from taskapp import JsonRpcError, ProtocolError, TaskApp, TaskContext
 from taskapp.engine.hooks import TRACE_KEY
 from taskapp.observe.store import ObservedStore
 from taskapp.stores.redis import RedisStore
@@ -183,6 +184,52 @@ async def test_a_failing_tool_s_run_span_says_so() -> None:
     assert run.attributes is not None
     assert run.attributes["taskapp.task.status"] == "tool_error"
     assert run.status.status_code is StatusCode.ERROR
+
+
+def inline_app(provider: TracerProvider) -> TaskApp:
+    app = TaskApp("traced", tracing=provider)
+
+    @app.tool()
+    async def greet(name: str) -> str:
+        if name == "nobody":
+            raise ValueError("nobody to greet")
+        if name == "refused":
+            raise ProtocolError(-32602, "no greeting for that")
+        return f"hi {name}"
+
+    return app
+
+
+async def test_an_inline_call_is_a_span_of_the_request_s_trace() -> None:
+    """An ordinary tool answers in its request: its `tools/call` span holds the run and
+    says how it ended; a tool error or a JSON-RPC error is an error status."""
+    provider, exporter = exporting()
+    async with LegacyClient(inline_app(provider)) as client:
+        for name in ("Ada", "nobody", "refused"):
+            params = {"name": "greet", "arguments": {"name": name},
+                      "_meta": {"traceparent": TRACEPARENT}}  # fmt: skip
+            with contextlib.suppress(JsonRpcError):
+                await client.request("tools/call", params)
+    spans = [s for s in exporter.get_finished_spans() if s.name == "tools/call greet"]
+    assert [parent_of(span) for span in spans] == [int(PARENT_ID, 16)] * 3
+    assert {span.context.trace_id for span in spans} == {int(TRACE_ID, 16)}
+    assert all(span.kind is SpanKind.SERVER for span in spans)
+    endings = [(span.attributes or {}).get("taskapp.call.status") for span in spans]
+    assert endings == ["completed", "tool_error", "failed"]
+    codes = [span.status.status_code for span in spans]
+    assert codes == [StatusCode.UNSET, StatusCode.ERROR, StatusCode.ERROR]
+
+
+async def test_a_2026_inline_call_over_http_is_a_span_too() -> None:
+    provider, exporter = exporting()
+    async with serving(inline_app(provider).http_app()) as http:
+        params = {"name": "greet", "arguments": {"name": "Bo"},
+                  "_meta": meta({}, traceparent=TRACEPARENT)}  # fmt: skip
+        response = await Modern(http).post("tools/call", params)
+        assert response.json()["result"]["content"][0]["text"] == "hi Bo", response.text
+    [span] = [s for s in exporter.get_finished_spans() if s.name == "tools/call greet"]
+    assert parent_of(span) == int(PARENT_ID, 16)
+    assert (span.attributes or {}).get("taskapp.call.status") == "completed"
 
 
 async def test_tracing_off_leaves_the_engine_without_hooks() -> None:

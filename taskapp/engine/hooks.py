@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
@@ -31,6 +31,13 @@ class EngineHooks(Protocol):
     ) -> AbstractContextManager[dict[str, str] | None]:
         """Around creating a task from a `tools/call` whose `_meta` is `meta`; gives the
         trace context to keep with the task (under TRACE_KEY), or None."""
+        ...
+
+    def inline(
+        self, tool: str, meta: Mapping[str, Any] | None
+    ) -> AbstractContextManager[Callable[[str], None]]:
+        """Around a `tools/call` answered in its request (no task); gives the function
+        that records how it ended: "completed", "tool_error" or "failed"."""
         ...
 
     def running(self, record: TaskRecord) -> AbstractContextManager[None]:
@@ -62,6 +69,17 @@ def calling(
 ) -> AbstractContextManager[dict[str, str] | None]:
     """`hooks.calling`, or nothing to do."""
     return nullcontext() if hooks is None else hooks.calling(tool, meta)
+
+
+def _unobserved(ending: str) -> None:
+    return None
+
+
+def inline_call(
+    hooks: EngineHooks | None, tool: str, meta: Mapping[str, Any] | None
+) -> AbstractContextManager[Callable[[str], None]]:
+    """`hooks.inline`, or nothing to do."""
+    return nullcontext(_unobserved) if hooks is None else hooks.inline(tool, meta)
 
 
 def traced(

@@ -47,6 +47,14 @@ class Metrics:
             buckets=RUN_BUCKETS,
             registry=r,
         )
+        self.inline_seconds = Histogram(
+            "taskapp_inline_call_seconds",
+            "Tool calls answered in their request (no task), by tool and how they ended "
+            "(completed, tool_error, failed: a JSON-RPC error, or no answer).",
+            ["tool", "status"],
+            buckets=RUN_BUCKETS,
+            registry=r,
+        )
         self.enqueued = Counter(
             "taskapp_queue_enqueued", "Tasks this process put on the work queue.", registry=r
         )

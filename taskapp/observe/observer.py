@@ -4,7 +4,7 @@ or both. Built only when one of them is on: off, the engine has no hooks at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,32 @@ class Observer:
         self, tool: str, meta: Mapping[str, Any] | None
     ) -> AbstractContextManager[dict[str, str] | None]:
         return nullcontext() if self.tracing is None else self.tracing.calling(tool, meta)
+
+    @contextmanager
+    def inline(self, tool: str, meta: Mapping[str, Any] | None) -> Iterator[Callable[[str], None]]:
+        metrics, tracing = self.metrics, self.tracing
+        ending = "failed"  # cancelled, or a handler that raised: no answer of the tool's
+
+        def ended(how: str) -> None:
+            nonlocal ending
+            ending = how
+
+        span = nullcontext() if tracing is None else tracing.inline(tool, meta)
+        started = time.perf_counter()
+        try:
+            with span as live:
+                try:
+                    yield ended
+                except BaseException as exc:
+                    if not isinstance(exc, Exception):  # the client cancelled, or shutdown
+                        ending = "cancelled"
+                    raise
+                finally:
+                    if live is not None and tracing is not None:
+                        tracing.ended(live, ending, key="taskapp.call.status")
+        finally:
+            if metrics is not None:
+                metrics.inline_seconds.labels(tool, ending).observe(time.perf_counter() - started)
 
     @contextmanager
     def running(self, record: TaskRecord) -> Iterator[None]:

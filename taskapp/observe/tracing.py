@@ -58,6 +58,17 @@ class Tracing:
             yield carrier
 
     @contextmanager
+    def inline(self, tool: str, meta: Mapping[str, Any] | None) -> Iterator[Span]:
+        """The `tools/call` span of a call answered in its request: the tool runs in it."""
+        with self._tracer.start_as_current_span(
+            f"tools/call {tool}",
+            context=_parent(meta),
+            kind=SpanKind.SERVER,
+            attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": tool},
+        ) as span:
+            yield span
+
+    @contextmanager
     def running(self, record: TaskRecord, carrier: Mapping[str, Any] | None) -> Iterator[Span]:
         with self._tracer.start_as_current_span(
             f"task {record.tool}",
@@ -67,9 +78,9 @@ class Tracing:
             yield span
 
     @staticmethod
-    def ended(span: Span, ending: str) -> None:
-        """Mark the run's span with how the task ended; an error for failed ones."""
-        span.set_attribute("taskapp.task.status", ending)
+    def ended(span: Span, ending: str, *, key: str = "taskapp.task.status") -> None:
+        """Mark the span with how the task (or inline call) ended; an error for failed ones."""
+        span.set_attribute(key, ending)
         if ending in ("failed", "tool_error"):
             span.set_status(StatusCode.ERROR, ending)
 

@@ -4,7 +4,7 @@ straight to the session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anyio
@@ -13,6 +13,7 @@ from .. import _input
 from .._logging import get_logger
 from ..context import ContextBackend, LogLevel, TaskContext
 from ..engine import TaskLimitError, invoke
+from ..engine.hooks import EngineHooks, inline_call
 from ..errors import ToolError
 from ..records import ErrorOutcome, ToolOutcome
 from ..tools import ToolDef
@@ -53,6 +54,8 @@ async def call_inline(
     *,
     stops: tuple[type[BaseException], ...] = (),
     stopped: Callable[[BaseException], dict[str, Any] | None] | None = None,
+    hooks: EngineHooks | None = None,
+    meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run `tool` in this request: its CallToolResult, or the JSON-RPC error it failed with.
 
@@ -61,21 +64,25 @@ async def call_inline(
     only after. An exception of `stops` that the tool raises is handed to `stopped`, whose
     answer is the request's (a 2026-07-28 call that needs input); None re-raises it.
     """
-    prepared = invoke.prepare(tool, arguments)
-    if isinstance(prepared, ToolOutcome):
-        return mcp2025.call_tool_result(prepared)
-    ctx = TaskContext(backend(), tool_name=tool.name, task_id=None)
-    try:
-        outcome = await invoke.invoke(tool, prepared, ctx)
-    except stops as exc:
-        answer = None if stopped is None else stopped(exc)
-        if answer is None:
-            raise
-        return answer
-    if isinstance(outcome, ErrorOutcome):
-        raise mcp2025.error_of(outcome)
-    assert isinstance(outcome, ToolOutcome)
-    return mcp2025.call_tool_result(outcome)
+    with inline_call(hooks, tool.name, meta) as ended:  # `meta`: the call's traceparent
+        prepared = invoke.prepare(tool, arguments)
+        if isinstance(prepared, ToolOutcome):
+            ended("tool_error")
+            return mcp2025.call_tool_result(prepared)
+        ctx = TaskContext(backend(), tool_name=tool.name, task_id=None)
+        try:
+            outcome = await invoke.invoke(tool, prepared, ctx)
+        except stops as exc:
+            answer = None if stopped is None else stopped(exc)
+            if answer is None:
+                raise
+            ended("input_required")  # an MRTR round: the client calls again with answers
+            return answer
+        if isinstance(outcome, ErrorOutcome):
+            raise mcp2025.error_of(outcome)
+        assert isinstance(outcome, ToolOutcome)
+        ended("tool_error" if outcome.is_error else "completed")
+        return mcp2025.call_tool_result(outcome)
 
 
 def log_allowed(level: LogLevel, threshold: str | None) -> bool:

@@ -6,7 +6,7 @@ Initialized with `initialize`; tools called inline or as SEP-1686 tasks, whose
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from .._logging import get_logger
@@ -128,7 +128,10 @@ class LegacyMethods:
                 f"Tool '{tool.name}' must be called as a task (execution.taskSupport is "
                 "'required'): add a 'task' field to the tools/call params",
             )  # S-9
-        return self._call_inline(tool, params.arguments, token)
+        return call_inline(
+            tool, params.arguments, lambda: InlineBackend(self.session, token),
+            hooks=self.engine.hooks, meta=params.meta.model_extra if params.meta else None,
+        )  # fmt: skip
 
     def _call_as_task(
         self, tool: ToolDef, params: w.CallToolParams, token: str | int | None
@@ -156,8 +159,3 @@ class LegacyMethods:
             return Reply({"task": w.task_json(record)}, after_send=start)
 
         return then(created, answer)
-
-    def _call_inline(
-        self, tool: ToolDef, arguments: dict[str, Any] | None, token: str | int | None
-    ) -> Awaitable[dict[str, Any]]:
-        return call_inline(tool, arguments, lambda: InlineBackend(self.session, token))

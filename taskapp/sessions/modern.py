@@ -190,7 +190,7 @@ class ModernMethods:
 
         return await call_inline(
             tool, arguments, backend, stops=(_replay.InputNeeded, BaseExceptionGroup),
-            stopped=input_required,
+            stopped=input_required, hooks=self.engine.hooks, meta=params.get("_meta"),
         )  # fmt: skip
 
     # -- the tasks extension ---------------------------------------------------------
