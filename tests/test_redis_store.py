@@ -188,7 +188,7 @@ async def test_one_pubsub_connection_serves_every_waiter(redis_url: str, raw: Re
             records = [make_record(created_at=time.time()) for _ in range(200)]
             for record in records:
                 await b.create(record)
-            assert await _subscribers(raw, name) == [3]  # the idle, deleted and created channels
+            assert await _subscribers(raw, name) == [2]  # the idle and deleted channels
             woken: list[str] = []
 
             async def waiter(record: TaskRecord) -> None:
@@ -200,11 +200,11 @@ async def test_one_pubsub_connection_serves_every_waiter(redis_url: str, raw: Re
                 async with anyio.create_task_group() as tg:
                     for record in records:
                         tg.start_soon(waiter, record)
-                    await _until(lambda: _subscribers_are(raw, name, [203]))
+                    await _until(lambda: _subscribers_are(raw, name, [202]))
                     for record in records:
                         await b.update(record.task_id, now=time.time(), status_message="go")
             assert sorted(woken) == sorted(r.task_id for r in records)
-            await _until(lambda: _subscribers_are(raw, name, [3]))
+            await _until(lambda: _subscribers_are(raw, name, [2]))
     finally:
         await delete_keys(redis_url, prefix)
 
@@ -227,7 +227,7 @@ async def test_a_waiter_survives_a_lost_pubsub_connection(redis_url: str, raw: R
             with anyio.fail_after(10):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(waiter)
-                    await _until(lambda: _subscribers_are(raw, name, [4]))
+                    await _until(lambda: _subscribers_are(raw, name, [3]))
                     [old] = [c["id"] for c in await raw.client_list() if c["name"] == name
                              and c["sub"] != "0"]  # fmt: skip
                     await raw.client_kill_filter(_id=old)
@@ -235,6 +235,40 @@ async def test_a_waiter_survives_a_lost_pubsub_connection(redis_url: str, raw: R
                     assert got == []
                     updated = await b.update(record.task_id, now=time.time(), status_message="x")
             assert got == [updated]
+    finally:
+        await delete_keys(redis_url, prefix)
+
+
+async def test_creations_are_heard_only_once_asked_for_and_after_a_reconnect(
+    redis_url: str, raw: Redis
+) -> None:
+    """A store subscribes to the `created` channel at its first `wait_created` (a
+    process that never waits for creations gets no message per creation), keeps it
+    when its pub/sub connection is lost, and a waiter then still wakes on a creation."""
+    prefix, name = unique_prefix(), f"created-{time.time_ns()}"
+    try:
+        async with opened(redis_url, prefix, client_name=name) as a, opened(redis_url, prefix) as b:
+            await b.create(make_record(created_at=time.time()))
+            assert await _subscribers(raw, name) == [2]  # idle, deleted: not created
+            mark = await a.wait_created(after=None)
+            assert await _subscribers(raw, name) == [3]
+            [old] = [c["id"] for c in await raw.client_list() if c["name"] == name
+                     and c["sub"] != "0"]  # fmt: skip
+            await raw.client_kill_filter(_id=old)
+            with anyio.fail_after(10):
+                await _until(lambda: _resubscribed(raw, name, old))
+                assert await _subscribers(raw, name) == [3]  # created again with the rest
+                async with anyio.create_task_group() as tg:
+                    woke: list[int] = []
+
+                    async def waiter() -> None:
+                        woke.append(await a.wait_created(after=mark))
+
+                    tg.start_soon(waiter)
+                    await anyio.sleep(0.05)
+                    assert woke == []
+                    await b.create(make_record(created_at=time.time()))
+            assert woke == [mark + 1]
     finally:
         await delete_keys(redis_url, prefix)
 
@@ -343,11 +377,12 @@ async def _forgotten(store: RedisStore, task_id: str) -> bool:
     return await store.get(task_id, now=time.time()) is None
 
 
-async def _resubscribed(raw: Redis, name: str, old: str) -> bool:
+async def _resubscribed(raw: Redis, name: str, old: str, channels: int = 3) -> bool:
+    """A new pub/sub connection has replaced `old`, with `channels` subscriptions."""
     clients = await raw.client_list()
     return [
         (c["id"] != old, c["sub"]) for c in clients if c["name"] == name and c["sub"] != "0"
-    ] == [(True, "4")]
+    ] == [(True, str(channels))]
 
 
 CHILD = """

@@ -34,9 +34,14 @@ class Changes:
     ) -> None:  # fmt: skip
         self._prefix = channel_prefix
         self._idle = idle_channel
-        # A message per task created by any process, for `wait_created`.
+        # A message per task created by any process, for `wait_created`. Subscribed only
+        # once something here waits for creations (a dashboard): other processes of a
+        # fleet are spared a message for every task created anywhere.
         self._created_channel = created_channel
         self._created: anyio.Event | None = None  # set by the next creation heard of
+        self._creations_wanted = False
+        self._creations_sent = False  # subscribed (or being) on the current connection
+        self._creations_heard = anyio.Event()  # set once that subscription is active
         # Task ids deleted by any process, for `forget` (and None after a reconnect).
         self._deleted = deleted_channel
         self._forget = forget
@@ -53,9 +58,16 @@ class Changes:
             event = self._events[task_id] = anyio.Event()
         return event
 
+    async def hearing_creations(self) -> None:
+        """Return once creations are heard of (the channel's subscription is active)."""
+        if not self._creations_wanted:
+            self._creations_wanted = True
+            self._dirty.set()
+        await self._creations_heard.wait()
+
     def created_event(self) -> anyio.Event:
         """The event the next creation (or a reconnect) sets; take it before reading the
-        creation counter. The channel is subscribed with the connection: no wait for it."""
+        creation counter, once `hearing_creations` has returned."""
         if self._created is None:
             self._created = anyio.Event()
         return self._created
@@ -109,12 +121,11 @@ class Changes:
         while True:
             pubsub = client.pubsub()
             try:
-                # One command: both are active once the first confirmation comes.
-                await pubsub.subscribe(
-                    *filter(None, (self._idle, self._deleted, self._created_channel))
-                )
+                # One command: all are active once the first confirmation comes.
+                creations = self._created_channel if self._creations_wanted else ""
+                await pubsub.subscribe(*filter(None, (self._idle, self._deleted, creations)))
                 await pubsub.get_message(timeout=None)  # the confirmation: connected
-                self._connected()
+                self._connected(hearing_creations=bool(creations))
                 if not started:
                     task_status.started()
                     started = True
@@ -144,9 +155,14 @@ class Changes:
             log.error("redis pub/sub listener failed; reconnecting", exc_info=exc)
         tg.cancel_scope.cancel()
 
-    def _connected(self) -> None:
+    def _connected(self, *, hearing_creations: bool) -> None:
         if self._forget is not None:
             self._forget(None)  # a deletion may have gone by while disconnected
+        self._creations_sent = hearing_creations
+        if hearing_creations:
+            self._creations_heard.set()
+        elif self._creations_heard.is_set():
+            self._creations_heard = anyio.Event()
         self._wake_created()  # and a creation: its waiters read the counter again
         self._sent.clear()
         self._unconfirmed.clear()
@@ -168,6 +184,9 @@ class Changes:
             self._sent.update(new)
             for task_id in new:
                 self._unconfirmed[task_id] = self._unconfirmed.get(task_id, 0) + 1
+            if self._creations_wanted and not self._creations_sent:
+                self._creations_sent = True
+                await pubsub.subscribe(self._created_channel)  # confirmed in _receive
             if new:
                 await pubsub.subscribe(*(self._prefix + task_id for task_id in new))
             if old:
@@ -181,6 +200,8 @@ class Changes:
             if message["channel"] == self._created_channel:
                 if message["type"] == "message":
                     self._wake_created()
+                elif message["type"] == "subscribe":
+                    self._creations_heard.set()
                 continue
             if message["channel"] == self._deleted:
                 if message["type"] == "message" and self._forget is not None:

@@ -220,7 +220,9 @@ class RedisStore(RedisSteps, RecordsSeen):
     async def wait_created(self, *, after: int | None) -> int:
         """See `AnnouncesCreations`: the generation is the creation counter; the create
         script publishes each creation to the channel the store's pub/sub listens on."""
-        return await until_created(self._watcher().created_event, self._generation, after)
+        changes = self._watcher()
+        await changes.hearing_creations()  # from the first call on: heard from then
+        return await until_created(changes.created_event, self._generation, after)
 
     async def _generation(self) -> int:
         return int(await self._redis.get(self._keys.of(SEQUENCE)) or 0)
