@@ -265,6 +265,7 @@ async def test_eof_grace_bounds_the_wait_for_answers(tmp_path: Path) -> None:
 
 
 ASKING_APP = """
+import anyio
 from pydantic import BaseModel
 from taskapp import TaskApp, TaskContext
 
@@ -274,7 +275,8 @@ class Name(BaseModel):
     name: str
 
 @app.tool()
-async def ask(ctx: TaskContext) -> str:
+async def ask(ctx: TaskContext, delay: float = 0) -> str:
+    await anyio.sleep(delay)
     try:
         await ctx.elicit("Your name?", Name)
     except Exception as exc:
@@ -305,6 +307,28 @@ async def test_a_question_to_a_client_that_closed_stdin_fails_at_once(tmp_path: 
     [text] = answers["ask"]["result"]["content"]
     said = "no answer: the client can no longer answer elicitation/create: it has gone"
     assert text["text"] == said
+
+
+async def test_a_question_asked_after_stdin_closed_fails_at_once(tmp_path: Path) -> None:
+    """The same for a question the tool asks only after stdin has closed: it is not
+    even sent, and the call is answered long before the grace is over."""
+    (tmp_path / "asking.py").write_text(ASKING_APP)
+    async with stdio_server(tmp_path, f"{tmp_path / 'asking.py'}:app") as server:
+        init = {**INIT_PARAMS, "capabilities": {"elicitation": {}}}
+        await server.result("initialize", init)
+        await server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await server.send({"jsonrpc": "2.0", "id": "ask", "method": "tools/call",
+                           "params": {"name": "ask", "arguments": {"delay": 0.5}}})  # fmt: skip
+        assert server.process.stdin is not None
+        with anyio.fail_after(4):  # under the default --eof-grace (5 s): not its end
+            await server.process.stdin.aclose()
+            assert await server.process.wait() == 0
+        await server.read_to_end()
+    messages = [pydantic_core.from_json(line) for line in server.lines]
+    assert all(m.get("method") != "elicitation/create" for m in messages)
+    [answer] = [m for m in messages if m.get("id") == "ask"]
+    said = "no answer: the client can no longer answer elicitation/create: it has gone"
+    assert answer["result"]["content"][0]["text"] == said
 
 
 async def test_a_negative_eof_grace_is_refused() -> None:

@@ -71,14 +71,14 @@ class Peer:
         drain_s: float = 0.0,
         on_input_end: Callable[[], None] | None = None,
     ) -> None:
-        """`drain_s`: once the other side has sent its last message, how long the
-        requests it sent may still take to be answered (`_drain`); 0 cancels them at once.
-        `on_input_end` is called at that moment, before the wait."""
+        """`drain_s`: how long requests may still take to be answered once the other side's
+        input has ended (`_drain`; 0: cancelled at once); `on_input_end` is called then."""
         self._channel = channel
         self._drain_s = drain_s
         self._on_input_end = on_input_end
         self._writer_done = anyio.Event()
         self._idle: anyio.Event | None = None  # while draining: set as the last one ends
+        self._input_ended = False  # no answer to a request of ours can come any more
         self._on_request = on_request
         self._on_notification = on_notification
         self._out: MemoryObjectSendStream[_Outgoing]
@@ -121,6 +121,7 @@ class Peer:
         """The input has ended (a stdio client closed stdin, as its way to shut down):
         answer the requests already read, for `drain_s` at most, and send what is queued.
         Requests of ours can no longer be answered: they fail at once."""
+        self._input_ended = True
         for pending in self._pending.values():
             pending.event.set()
         if self._on_input_end is not None:
@@ -180,6 +181,8 @@ class Peer:
 
         If the caller is cancelled, the other side is told with notifications/cancelled.
         """
+        if self._input_ended:
+            raise NoAnswerError(INTERNAL_ERROR, "the other side has stopped sending")
         request_id = next(self._ids)
         pending = self._pending[request_id] = _Pending()
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
