@@ -331,6 +331,30 @@ async def test_a_question_asked_after_stdin_closed_fails_at_once(tmp_path: Path)
     assert answer["result"]["content"][0]["text"] == said
 
 
+async def test_a_subscription_open_when_stdin_closes_ends_at_once(tmp_path: Path) -> None:
+    """A 2026-07-28 `subscriptions/listen` is held open until the connection ends: once
+    stdin closes it is answered at once, and the process exits without waiting out a
+    grace meant for requests still at work (30 s here)."""
+    modern = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+              "io.modelcontextprotocol/clientCapabilities": {},
+              "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}}  # fmt: skip
+    async with stdio_server(tmp_path, "examples/hello.py:app", "--eof-grace", "30") as server:
+        await server.send({"jsonrpc": "2.0", "id": "listen", "method": "subscriptions/listen",
+                           "params": {"notifications": {}, "_meta": modern}})  # fmt: skip
+        with anyio.fail_after(10):
+            acknowledged = await server.read()
+        assert acknowledged["method"] == "notifications/subscriptions/acknowledged"
+        assert server.process.stdin is not None
+        with anyio.fail_after(10):
+            await server.process.stdin.aclose()
+            assert await server.process.wait() == 0
+        await server.read_to_end()
+    answers = [m for m in map(pydantic_core.from_json, server.lines) if m.get("id") == "listen"]
+    [result] = [answer["result"] for answer in answers]
+    assert result["resultType"] == "complete"
+    assert result["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen"
+
+
 async def test_a_negative_eof_grace_is_refused() -> None:
     code, out, err = await _run_cli("run", "tests/fixture_app.py:app", "--eof-grace", "-1")
     assert (code, out) == (2, "")

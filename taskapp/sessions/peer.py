@@ -71,8 +71,8 @@ class Peer:
         drain_s: float = 0.0,
         on_input_end: Callable[[], None] | None = None,
     ) -> None:
-        """`drain_s`: how long requests may still take to be answered once the other side's
-        input has ended (`_drain`; 0: cancelled at once); `on_input_end` is called then."""
+        """`drain_s`: how long requests may still take to be answered once the other
+        side's input has ended (0: cancelled at once); `on_input_end` is called then."""
         self._channel = channel
         self._drain_s = drain_s
         self._on_input_end = on_input_end
@@ -96,7 +96,7 @@ class Peer:
         self._pending: dict[str | int, _Pending] = {}
         self._ids = itertools.count(1)
         self._tg: TaskGroup | None = None
-        self.closed = anyio.Event()
+        self.closed = anyio.Event()  # the connection, or at least its input, has ended
 
     async def run(self) -> None:
         """Serve until the channel ends; then cancel handlers still running and return."""
@@ -118,10 +118,11 @@ class Peer:
                 pending.event.set()
 
     async def _drain(self) -> None:
-        """The input has ended (a stdio client closed stdin, as its way to shut down):
-        answer the requests already read, for `drain_s` at most, and send what is queued.
-        Requests of ours can no longer be answered: they fail at once."""
+        """The input has ended (a stdio client's way to shut down): answer the requests
+        read, for `drain_s` at most, and send what is queued. Ours fail at once (no answer
+        can come); ones held open until the end (`subscriptions/listen`) end now."""
         self._input_ended = True
+        self.closed.set()
         for pending in self._pending.values():
             pending.event.set()
         if self._on_input_end is not None:
@@ -133,10 +134,9 @@ class Peer:
             self._out.close()  # the writer sends what is queued, then ends
             await self._writer_done.wait()
         if self._in_flight:
-            log.info(
-                "input ended: requests not answered in time are cancelled",
-                count=len(self._in_flight), waited_s=self._drain_s,
-            )  # fmt: skip
+            count, waited_s = len(self._in_flight), self._drain_s
+            log.info("input ended: requests not answered in time are cancelled", count=count,
+                     waited_s=waited_s)  # fmt: skip
 
     # -- sending ---------------------------------------------------------------
 
