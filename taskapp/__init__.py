@@ -9,6 +9,7 @@ if _typing.TYPE_CHECKING:
     from .app import TaskApp as TaskApp
     from .client import Client as Client
     from .context import ElicitResult as ElicitResult
+    from .context import Root as Root
     from .context import SampleResult as SampleResult
     from .context import TaskContext as TaskContext
     from .context import UrlElicitResult as UrlElicitResult
@@ -32,6 +33,7 @@ _WHERE = {
     "TaskApp": ".app",
     "Client": ".client",
     "ElicitResult": ".context",
+    "Root": ".context",
     "SampleResult": ".context",
     "TaskContext": ".context",
     "UrlElicitResult": ".context",
@@ -58,6 +60,7 @@ __all__ = (
     "ProtocolError",
     "RegistrationError",
     "ReliabilityWarning",
+    "Root",
     "SampleResult",
     "StepError",
     "TaskApp",

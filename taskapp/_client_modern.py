@@ -118,6 +118,8 @@ class ModernCalls:
             capabilities["elicitation"] = {"form": {}, "url": {}}
         if "sampling/createMessage" in self._handlers:
             capabilities["sampling"] = {}
+        if "roots/list" in self._handlers:
+            capabilities["roots"] = {}
         if tasks:
             capabilities["extensions"] = {m.TASKS_EXTENSION: {}}
         return capabilities

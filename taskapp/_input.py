@@ -1,4 +1,5 @@
-"""Building `elicitation/create` and `sampling/createMessage` requests and reading their answers."""
+"""Building `elicitation/create`, `sampling/createMessage` and `roots/list` requests and
+reading their answers."""
 
 from __future__ import annotations
 
@@ -86,6 +87,13 @@ def _flat_property(
 
 def require_capability(capabilities: dict[str, Any], method: str, params: dict[str, Any]) -> None:
     """Raise ClientCapabilityError unless the client declared what `method` needs."""
+    if method == "roots/list":
+        if capabilities.get("roots") is None:
+            raise ClientCapabilityError(
+                "the client did not declare the 'roots' capability, so this tool cannot "
+                "ask for its roots (roots/list)"
+            )
+        return
     if method == "sampling/createMessage":
         if capabilities.get("sampling") is None:
             raise ClientCapabilityError(
@@ -110,6 +118,16 @@ def refused(method: str, error: dict[str, Any]) -> ToolError:
         f"the client answered {method} with an error: "
         f"{error.get('message', '')} ({error.get('code')})"
     )
+
+
+def roots_of(reply: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(uri, name) of each root in a `roots/list` answer; a ToolError if it has none."""
+    roots = reply.get("roots")
+    if not isinstance(roots, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("uri"), str) for r in roots
+    ):
+        raise ToolError("the client answered roots/list without a list of roots with a uri")
+    return [(r["uri"], r["name"] if isinstance(r.get("name"), str) else None) for r in roots]
 
 
 def elicit_action(reply: dict[str, Any]) -> Literal["accept", "decline", "cancel"]:

@@ -56,6 +56,7 @@ class Client:
         headers: HTTP headers for every request (e.g. `Authorization`), for URLs.
         elicitation_handler: Answers `elicitation/create`; declares the capability when given.
         sampling_handler: Answers `sampling/createMessage`; declares the capability when given.
+        roots_handler: Answers `roots/list` (`{"roots": [{"uri": ...}]}`); declares them.
         status_handler: Called with each task status: each `notifications/tasks/status`
             in 2025-11-25; in 2026-07-28 each change seen while following a task.
         log_handler: Called with the params of each `notifications/message`.
@@ -78,6 +79,7 @@ class Client:
         headers: Mapping[str, str] | None = None,
         elicitation_handler: RequestHandlerFn | None = None,
         sampling_handler: RequestHandlerFn | None = None,
+        roots_handler: RequestHandlerFn | None = None,
         status_handler: StatusHandler | None = None,
         log_handler: NotificationFn | None = None,
         protocol_version: str = LATEST,
@@ -91,11 +93,9 @@ class Client:
             raise ValueError(f"dialect must be 'auto', {MODERN!r} or {LEGACY!r}, not {dialect!r}")
         self._target = target
         self._headers = headers
-        self._handlers: dict[str, RequestHandlerFn] = {}
-        if elicitation_handler is not None:
-            self._handlers["elicitation/create"] = elicitation_handler
-        if sampling_handler is not None:
-            self._handlers["sampling/createMessage"] = sampling_handler
+        asked = {"elicitation/create": elicitation_handler, "roots/list": roots_handler}
+        asked["sampling/createMessage"] = sampling_handler
+        self._handlers = {method: fn for method, fn in asked.items() if fn is not None}
         self._tasks = ClientTasks(self._handlers) if task_support and self._handlers else None
         self._asked_version = protocol_version
         self._client_name = client_name

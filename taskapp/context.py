@@ -81,6 +81,14 @@ class SampleResult:
     content: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A directory or file the client lets the server work on (`roots/list`)."""
+
+    uri: str  # a file:// URI
+    name: str | None = None
+
+
 class TaskContext:
     """Handed to a tool whose signature asks for it (by type, whatever the parameter's name).
 
@@ -204,6 +212,12 @@ class TaskContext:
         )
         reply = await self._backend.request_input("sampling/createMessage", params)
         return _sample_result(reply)
+
+    async def list_roots(self) -> list[Root]:
+        """Ask the client for its roots (`roots/list`): the directories or files it lets
+        this server work on. Inside a task, as for `elicit`, the task waits for the answer."""
+        reply = await self._backend.request_input("roots/list", {})
+        return [Root(uri, name) for uri, name in _input.roots_of(reply)]
 
 
 def _sample_result(reply: dict[str, Any]) -> SampleResult:

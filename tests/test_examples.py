@@ -337,6 +337,38 @@ async def test_summarize_asks_the_clients_model() -> None:
 # --8<-- [end:summarizer]
 
 
+# -- roots: where the client lets a tool work (roots/list) --------------------------------
+
+
+# --8<-- [start:roots]
+async def test_count_files_under_the_clients_roots(tmp_path: Path) -> None:
+    from examples.roots import app
+
+    (tmp_path / "notes").mkdir()
+    for name in ("a.md", "b.md", "c.txt"):
+        (tmp_path / "notes" / name).write_text(name)
+
+    async def roots(params: dict[str, Any]) -> dict[str, Any]:  # roots/list
+        return {"roots": [{"uri": (tmp_path / "notes").as_uri(), "name": "notes"},
+                          {"uri": "https://example.com/"}]}  # fmt: skip
+
+    with anyio.fail_after(10):
+        async with Client(app, roots_handler=roots) as client:
+            result = await client.call_tool("count_files", {"pattern": "*.md"})
+    assert result.text == "notes: 2 *.md\nhttps://example.com/: not a local directory"
+
+
+# --8<-- [end:roots]
+
+
+async def test_the_roots_command_counts_in_the_directories_given() -> None:
+    command = runnable(documented_command(REPO / "examples" / "roots.py"))
+    with anyio.fail_after(TIMEOUT):
+        done = await anyio.run_process(command, check=False, cwd=REPO, env=subprocess_env())
+    expected = len(list((REPO / "docs").rglob("*.md")))
+    assert (done.returncode, done.stdout) == (0, f"docs: {expected} *.md\n".encode())
+
+
 # -- schemas: what signatures become, and the two kinds of error -------------------------
 
 

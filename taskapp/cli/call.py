@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -91,6 +92,10 @@ def add_parser(commands: Any) -> None:
         help="the MCP version to speak (default: auto, the newest the server speaks)",
     )
     call.add_argument(
+        "--root", action="append", default=None, metavar="DIR",
+        help="a root to answer roots/list with (repeatable; default: the current directory)",
+    )  # fmt: skip
+    call.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -121,6 +126,17 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def roots_answer(directories: list[str]) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+    """The `roots/list` answer of the command line: each directory as a file:// URI."""
+    paths = [Path(directory).resolve() for directory in directories]
+    roots = [{"uri": path.as_uri(), "name": path.name} for path in paths]
+
+    async def answer(params: dict[str, Any]) -> dict[str, Any]:
+        return {"roots": roots}
+
+    return answer
+
+
 @dataclass
 class _Call:
     task_id: str | None = None
@@ -137,6 +153,7 @@ async def _call(
     feedback = Feedback(args.tool)
     options: dict[str, Any] = {
         "elicitation_handler": TerminalAsker(feedback),
+        "roots_handler": roots_answer(args.root or ["."]),
         "status_handler": feedback.on_status,
         "log_handler": feedback.on_log,
         "dialect": args.dialect,

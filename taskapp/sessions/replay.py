@@ -75,6 +75,8 @@ class MissingCapabilityError(ClientCapabilityError, ProtocolError):
 def _required(method: str, params: dict[str, Any]) -> dict[str, Any]:
     if method == "sampling/createMessage":
         return {"sampling": {}}
+    if method == "roots/list":
+        return {"roots": {}}
     return {"elicitation": {str(params.get("mode", "form")): {}}}
 
 

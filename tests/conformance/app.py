@@ -233,6 +233,35 @@ async def test_input_required_result_sampling(ctx: TaskContext) -> str:
 
 
 @app.tool()
+async def test_input_required_result_list_roots(ctx: TaskContext) -> str:
+    """The conformance fixture `test_input_required_result_list_roots`."""
+    roots = await ctx.list_roots()
+    return "Roots: " + ", ".join(f"{r.name or '-'} ({r.uri})" for r in roots)
+
+
+@app.tool()
+async def test_input_required_result_multiple_inputs(ctx: TaskContext) -> str:
+    """The conformance fixture `test_input_required_result_multiple_inputs`: three
+    questions at once (one round with three inputRequests), as a task group asks them."""
+    answers: dict[str, str] = {}
+
+    async def name() -> None:
+        answer = await ctx.elicit("What is your name?", UserName)
+        answers["name"] = answer.data.name if answer.data else "stranger"
+
+    async def greeting() -> None:
+        answers["greeting"] = (await ctx.sample("Generate a greeting", max_tokens=50)).text
+
+    async def roots() -> None:
+        answers["roots"] = ", ".join(r.uri for r in await ctx.list_roots())
+
+    async with anyio.create_task_group() as tg:
+        for ask in (name, greeting, roots):
+            tg.start_soon(ask)
+    return f"{answers['greeting']} {answers['name']} (roots: {answers['roots']})"
+
+
+@app.tool()
 async def test_input_required_result_request_state(ctx: TaskContext) -> str:
     """The conformance fixture `test_input_required_result_request_state`."""
     answer = await ctx.elicit("Please confirm", Ok)
