@@ -10,8 +10,8 @@ fallback), basic-patterns-mrtr.mdx (InputRequiredResult), and
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 import anyio
 
@@ -35,6 +35,12 @@ DEFAULT_POLL_MS = 500
 MAX_ROUNDS = 32
 
 Requester = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class HeaderLearner(Protocol):
+    def learn(self, tools: Sequence[Mapping[str, Any]]) -> bool: ...
+
+
 RequestHandlerFn = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 StatusHandler = Callable[[Task], Awaitable[None]]
 TaskHandler = Callable[[Task], Awaitable[None]]
@@ -111,6 +117,8 @@ class ModernCalls:
         self._client_info = {"name": client_name, "version": __version__}
         self._status_handler = status_handler
         self.log_level: str | None = None
+        #: Over HTTP, the channel: it sends the Mcp-Param-* headers of the tools it knows.
+        self.http: HeaderLearner | None = None
 
     def capabilities(self, *, tasks: bool = True) -> dict[str, Any]:
         capabilities: dict[str, Any] = {}
@@ -182,13 +190,34 @@ class ModernCalls:
         tasks: bool,
         on_task: TaskHandler | None,
     ) -> CallToolResult:
-        """Call a tool to its end: MRTR rounds answered and retried, a task followed."""
-        answer = await self.start(params, tasks=tasks)
+        """Call a tool to its end: MRTR rounds answered and retried, a task followed.
+
+        Over HTTP a server that wants `Mcp-Param-*` headers the client did not send
+        (it had not listed the tools) answers -32020: the client lists them (which
+        teaches its channel the headers) and calls again, once (SEP-2243)."""
+        try:
+            answer = await self.start(params, tasks=tasks)
+        except JsonRpcError as exc:
+            if exc.code != m.HEADER_MISMATCH or "Mcp-Param-" not in exc.message:
+                raise
+            if self.http is None or not await self._learn_tools(self.http):
+                raise
+            answer = await self.start(params, tasks=tasks)
         if isinstance(answer, CallToolResult):
             return answer
         if on_task is not None:
             await on_task(answer)
         return await self.wait(answer.task_id, first=answer)
+
+    async def _learn_tools(self, http: HeaderLearner) -> bool:
+        """List the tools for the channel; True if it learnt headers it did not know."""
+        tools: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await self.request("tools/list", {"cursor": cursor} if cursor else {})
+            tools.extend(t for t in page.get("tools", []) if isinstance(t, dict))
+            if (cursor := page.get("nextCursor")) is None:
+                return http.learn(tools)
 
     async def start(self, params: dict[str, Any], *, tasks: bool) -> CallToolResult | DetailedTask:
         """`tools/call` until it is a result or a task: each InputRequiredResult is

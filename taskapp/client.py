@@ -64,11 +64,9 @@ class Client:
         task_support: Declare that elicitation and sampling may be sent as tasks, and
             run them as tasks of the client's own when the server does so (2025-11-25).
         dialect: "auto" probes with `server/discover` and speaks 2026-07-28 when the server
-            does, else falls back to `initialize`; "2026-07-28" or "2025-11-25" forces one.
-            After connecting, `client.dialect` says which it is.
-        probe_timeout: Seconds the `server/discover` probe of "auto" waits before taking
-            a silent server for a 2025-11-25 one (over stdio its startup time counts; the
-            official SDK waits 10 s too).
+            does, else `initialize`s; "2026-07-28" or "2025-11-25" forces one (`.dialect`).
+        probe_timeout: Seconds the probe of "auto" waits before taking a silent server for
+            a 2025-11-25 one (over stdio its startup counts; the official SDK waits 10 s).
         stderr: Where a command's server writes its stderr (a file, `subprocess.DEVNULL`).
     """
 
@@ -128,6 +126,7 @@ class Client:
                 self._target, self._stack, tg, self._headers, modern=modern, stderr=stderr
             )
             self.process, self._http = connection.process, connection.http
+            self._modern.http = connection.http
             channel = connection.channel
             self._peer = Peer(channel, self._inbox.on_request, self._inbox.on_notification)
             tg.start_soon(self._peer.run)
@@ -218,9 +217,11 @@ class Client:
         while True:
             page = await self.request("tools/list", {"cursor": cursor} if cursor else {})
             tools.extend(ToolInfo.model_validate(t) for t in page.get("tools", []))
-            cursor = page.get("nextCursor")
-            if cursor is None:
-                return tools
+            if (cursor := page.get("nextCursor")) is None:
+                if self._http is None:
+                    return tools
+                self._http.learn([t.model_dump(by_alias=True) for t in tools])  # Mcp-Param-*
+                return [tool for tool in tools if tool.name not in self._http.invalid_tools]
 
     async def call_tool(
         self,
@@ -254,9 +255,8 @@ class Client:
         params = self._inbox.call_params(name, arguments, progress_handler)
         try:
             if self.dialect == MODERN:
-                return await self._modern.call_tool(
-                    params, tasks=task is not False, on_task=on_task
-                )
+                tasks = task is not False
+                return await self._modern.call_tool(params, tasks=tasks, on_task=on_task)
             if not task:
                 return CallToolResult.model_validate(await self.request("tools/call", params))
             created = await self._create_2025(params, ttl)

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, get_args
 
+from . import _param_headers
+from ._param_headers import HeaderParam
 from .errors import RegistrationError, ReliabilityWarning
 from .signature import ToolSignature, parse_signature
 
@@ -60,6 +62,8 @@ class ToolDef:
     timeout: float | None = None
     dedupe_for: float | None = None
     inline_for: float | None = None
+    # Parameters mirrored into Mcp-Param-* headers over 2026-07-28 HTTP (_param_headers).
+    header_params: tuple[HeaderParam, ...] = ()
 
 
 def task_tool(
@@ -133,6 +137,10 @@ def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
             "use 1 to 128 letters, digits, '_', '-' or '.'"
         )
     signature = parse_signature(fn, tool_name=name)
+    try:
+        header_params = _param_headers.header_params(signature.input_schema)
+    except ValueError as exc:
+        raise RegistrationError(f"{where}: {exc} (SEP-2243)") from None
     return ToolDef(
         name=name,
         fn=fn,
@@ -147,6 +155,7 @@ def build_tool(fn: Callable[..., Awaitable[Any]], spec: ToolSpec) -> ToolDef:
         timeout=spec.timeout,
         dedupe_for=spec.dedupe_for,
         inline_for=None if spec.inline_for is None else float(spec.inline_for),
+        header_params=header_params,
     )
 
 

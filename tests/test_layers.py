@@ -36,7 +36,7 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (4, "observe", ("taskapp.observe",)),
     # What a tool author writes against: the decorator, its signature, its context.
     (3, "tools", ("taskapp.tools", "taskapp.signature", "taskapp._docstrings",
-                  "taskapp.context", "taskapp._input")),
+                  "taskapp._param_headers", "taskapp.context", "taskapp._input")),
     # Where tasks are kept, and the contract every store passes.
     (2, "stores", ("taskapp.stores", "taskapp.testing")),
     # Leaves that import only each other: records, errors, bearer-token verifiers

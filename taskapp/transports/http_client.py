@@ -7,10 +7,9 @@ Mcp-Method and Mcp-Name headers, which the server checks against the body.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +18,9 @@ import httpx
 import pydantic_core
 from anyio.abc import TaskGroup
 
+from .. import _param_headers
 from .._logging import get_logger
+from .._param_headers import HeaderParam, header_params, headers_for
 from ..sessions.channel import Channel
 from ..wire import mcp2026
 from ..wire.jsonrpc import INTERNAL_ERROR, RequestId, encode
@@ -68,6 +69,26 @@ class HttpClientChannel(Channel):
         self._posts: dict[RequestId, anyio.CancelScope] = {}  # 2026 requests in flight
         #: Closing: nothing more is POSTed (`open_http_channel` sets it on the way out).
         self.closing = False
+        #: The x-mcp-header parameters of each tool listed (SEP-2243), sent as Mcp-Param-*,
+        #: and the tools whose declarations break its rules (left out of tools/list).
+        self.tool_headers: dict[str, tuple[HeaderParam, ...]] = {}
+        self.invalid_tools: set[str] = set()
+
+    def learn(self, tools: Sequence[Mapping[str, Any]]) -> bool:
+        """Note the tools' Mcp-Param-* parameters; True if any was not known before. A
+        tool whose declarations break SEP-2243's rules is noted in `invalid_tools`."""
+        before = dict(self.tool_headers)
+        for tool in tools:
+            name, schema = tool.get("name"), tool.get("inputSchema") or {}
+            if isinstance(name, str) and isinstance(schema, Mapping):
+                try:
+                    self.tool_headers[name] = header_params(schema)
+                    self.invalid_tools.discard(name)
+                except ValueError as exc:
+                    log.warning("tool left out: invalid x-mcp-header", tool=name, reason=str(exc))
+                    self.tool_headers[name] = ()
+                    self.invalid_tools.add(name)
+        return self.tool_headers != before
 
     def speak_legacy(self) -> None:
         """From now on 2025-11-25: no 2026 headers, and the session `initialize` opens."""
@@ -107,7 +128,7 @@ class HttpClientChannel(Channel):
             "content-type": "application/json",
         }
         if self.modern and isinstance(message, dict):
-            return {**headers, **modern_headers(message)}
+            return {**headers, **modern_headers(message, self.tool_headers)}
         if self.session_id is not None:
             headers["mcp-session-id"] = self.session_id
         if self.protocol_version is not None:
@@ -213,8 +234,11 @@ async def _events(resp: httpx.Response) -> AsyncIterator[bytes]:
         yield "\n".join(lines).encode()
 
 
-def modern_headers(message: dict[str, Any]) -> dict[str, str]:
-    """The 2026-07-28 headers of a message: its version, method, and the name it acts on."""
+def modern_headers(
+    message: dict[str, Any], tool_headers: Mapping[str, tuple[HeaderParam, ...]] | None = None
+) -> dict[str, str]:
+    """The 2026-07-28 headers of a message: its version, method, the name it acts on, and
+    for a `tools/call` the Mcp-Param-* headers of the tool's x-mcp-header parameters."""
     headers = {"mcp-protocol-version": MODERN_VERSION}
     method = message.get("method")
     if not isinstance(method, str):
@@ -224,15 +248,11 @@ def modern_headers(message: dict[str, Any]) -> dict[str, str]:
     source = mcp2026.NAME_SOURCES.get(method)
     name = params.get(source) if source is not None and isinstance(params, dict) else None
     if isinstance(name, str):
-        headers["mcp-name"] = header_value(name)
+        headers["mcp-name"] = _param_headers.encode(name)
+        if method == "tools/call" and tool_headers and (params_of := tool_headers.get(name)):
+            assert isinstance(params, dict)
+            headers.update(headers_for(params_of, params.get("arguments")))
     return headers
-
-
-def header_value(text: str) -> str:
-    """`text` as is when it is visible ASCII, else in the `=?base64?…?=` form."""
-    if text and text == text.strip() and all(" " <= ch <= "~" for ch in text):
-        return text
-    return f"=?base64?{base64.b64encode(text.encode()).decode()}?="
 
 
 def _answers(body: bytes, sent: bytes) -> bool:

@@ -11,8 +11,6 @@ come before it. Closing that stream cancels the request (basic-patterns-cancella
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from collections import deque
 from collections.abc import Awaitable, Coroutine, Generator
@@ -25,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import _param_headers
 from .._logging import get_logger
 from ..auth import Principal
 from ..engine import TaskEngine
@@ -32,6 +31,7 @@ from ..sessions.base import Session
 from ..sessions.modern import ModernMethods, Result
 from ..sessions.peer import Peer
 from ..sessions.spec import ServerSpec
+from ..tools import ToolDef
 from ..wire import mcp2026
 from ..wire.jsonrpc import (
     INTERNAL_ERROR,
@@ -125,12 +125,18 @@ def _header(headers: Headers, key: str, name: str) -> str:
 
 def _decoded(value: str) -> str:
     """A header value, Base64-decoded when it has the `=?base64?…?=` sentinel."""
-    if not (value.startswith("=?base64?") and value.endswith("?=") and len(value) >= 11):
-        return value
     try:
-        return base64.b64decode(value[9:-2], validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise _mismatch("Mcp-Name is not valid =?base64?…?= encoded UTF-8") from None
+        return _param_headers.decode(value)
+    except ValueError as exc:
+        raise _mismatch(f"Mcp-Name {exc}") from None
+
+
+def _check_params(headers: Headers, tool: ToolDef | None, arguments: Any) -> None:
+    """The tool's `x-mcp-header` parameters against their Mcp-Param-* headers (SEP-2243)."""
+    if tool is not None and tool.header_params:
+        why = _param_headers.mismatch(tool.header_params, headers, arguments)
+        if why is not None:
+            raise _mismatch(why)
 
 
 def _mismatch(why: str) -> JsonRpcError:
@@ -178,6 +184,8 @@ class ModernPosts:
             return refusal(400, error, request_id=request_id)
         try:
             check_headers(headers, message["method"], params, strict=self.strict_headers)
+            if message["method"] == "tools/call" and isinstance(name := params.get("name"), str):
+                _check_params(headers, self.spec.tools.get(name), params.get("arguments"))
             env = mcp2026.envelope(params)  # -32602 (a missing field) and -32022: both HTTP 400
         except JsonRpcError as exc:
             return refusal(400, exc, request_id=request_id)

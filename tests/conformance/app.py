@@ -9,7 +9,7 @@ from the scenarios' "Required server fixtures" (src/scenarios/server/ in the sui
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from pydantic import BaseModel, Field
@@ -230,6 +230,15 @@ async def test_input_required_result_sampling(ctx: TaskContext) -> str:
     """The conformance fixture `test_input_required_result_sampling`."""
     reply = await ctx.sample("What is the capital of France?", max_tokens=100)
     return f"Sampling result: {reply.text or 'no response'}"
+
+
+@app.tool()
+async def test_mcp_param_header(
+    region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})],
+    query: str,
+) -> str:
+    """http-custom-header-server-validation: `region` is mirrored in Mcp-Param-Region."""
+    return f"ran {query!r} in {region}"
 
 
 @app.tool()
