@@ -11,12 +11,12 @@ from pydantic import Field
 from taskapp import TaskApp
 
 Region = Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]
-Shard = Annotated[int | None, Field(json_schema_extra={"x-mcp-header": "Shard"})]
+Shard = Annotated[int, Field(json_schema_extra={"x-mcp-header": "Shard"})]
 
 app = TaskApp("routed")
 
 
 @app.tool()
-async def query(region: Region, sql: str, shard: Shard = None) -> str:
+async def query(region: Region, sql: str, shard: Shard = 0) -> str:
     """Run `sql` in `region` (both mirrored into headers for the load balancer)."""
     return f"{sql} in {region} (shard {shard})"

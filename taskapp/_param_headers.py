@@ -67,11 +67,14 @@ def _walk(node: Any, path: tuple[str, ...], found: list[HeaderParam], *, reachab
         name = node[KEY]
         if not isinstance(name, str) or not _TOKEN.fullmatch(name):
             raise ValueError(f"x-mcp-header {name!r} on {where} is not an HTTP header token")
-        kind = _kind(node)
+        kind = node.get("type")
         if kind not in ("string", "integer", "boolean"):
+            # A nullable one (`int | None`) has no single type: the official SDK's client
+            # drops such a tool from its listing, so it is refused here, at registration.
             raise ValueError(
-                f"x-mcp-header {name!r} is on {where} of type {kind!r}: only string, integer "
-                "or boolean parameters may be mirrored into a header"
+                f"x-mcp-header {name!r} is on {where}, whose schema type is {kind!r}: only a "
+                "str, int or bool parameter (not nullable: give it a default of its type) may "
+                "be mirrored into a header"
             )
         found.append(HeaderParam(name, path, kind))
     for key, value in node.items():
@@ -80,21 +83,6 @@ def _walk(node: Any, path: tuple[str, ...], found: list[HeaderParam], *, reachab
                 _walk(sub, (*path, str(prop)), found, reachable=reachable)
         elif key != KEY and isinstance(value, (Mapping, list)):
             _walk(value, path, found, reachable=False)  # items, anyOf, $defs, ...
-
-
-def _kind(node: Mapping[str, Any]) -> Any:
-    """The property's type; a nullable one (`int | None`: `anyOf` of it and null, or a
-    list of types) counts as its non-null type: a null value sends no header."""
-    kind = node.get("type")
-    if isinstance(kind, list):
-        kinds = [k for k in kind if k != "null"]
-        return kinds[0] if len(kinds) == 1 else kind
-    branches = node.get("anyOf") or node.get("oneOf")
-    if kind is None and isinstance(branches, list):
-        kinds = [b.get("type") for b in branches if isinstance(b, Mapping)]
-        others = [k for k in kinds if k != "null"]
-        return others[0] if len(others) == 1 and len(kinds) == len(branches) else None
-    return kind
 
 
 def value_at(arguments: Any, path: tuple[str, ...]) -> Any:
@@ -127,8 +115,12 @@ def decode(value: str) -> str:
     valid Base64 (padding, alphabet) of UTF-8. Without both markers it is literal."""
     if not (value.startswith(_PREFIX) and value.endswith(_SUFFIX) and len(value) >= 11):
         return value
+    payload = value[len(_PREFIX) : -len(_SUFFIX)]
     try:
-        return base64.b64decode(value[len(_PREFIX) : -len(_SUFFIX)], validate=True).decode()
+        decoded = base64.b64decode(payload, validate=True)
+        if base64.b64encode(decoded).decode() != payload:  # padding bits set: not canonical
+            raise binascii.Error(payload)
+        return decoded.decode()
     except (binascii.Error, UnicodeDecodeError):
         raise ValueError("is not valid =?base64?…?= encoded UTF-8") from None
 

@@ -522,3 +522,16 @@ async def test_two_eras_at_once_over_stdio_on_one_store(
     assert [c.message for c in elicitor.calls] == [
         "Deploy legacy 2025 to production?"
     ]  # never "stuck"
+
+
+async def test_the_sdk_mirrors_x_mcp_header_parameters_and_taskapp_checks_them(
+    mcp2: str, tmp_path: Path, logs: Path
+) -> None:
+    """examples/routed.py over HTTP: the SDK lists the tool (it keeps it: the declaration
+    is valid by its rules too), then sends Mcp-Param-Region (Base64 for "Zürich") and
+    Mcp-Param-Shard with the call, which taskapp checks against the body (SEP-2243)."""
+    calls = ["--call", "query", json.dumps({"region": "Zürich", "sql": "q", "shard": 2})]
+    with http_server("routed", tmp_path / "routed.log") as url:
+        events = await run_script(mcp2, "plain_client", *calls, "--url", url, logs=logs)
+    assert one(events, "tools")["names"] == ["query"]
+    assert text_of(one(events, "result")["result"]) == "q in Zürich (shard 2)"
