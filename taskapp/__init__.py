@@ -6,6 +6,7 @@ from importlib import import_module as _import_module
 from ._version import __version__ as __version__
 
 if _typing.TYPE_CHECKING:
+    from ._input import Choices as Choices
     from .app import TaskApp as TaskApp
     from .client import Client as Client
     from .context import ElicitResult as ElicitResult
@@ -31,6 +32,7 @@ if _typing.TYPE_CHECKING:
 # the time, and a Ctrl-C while the command line starts is the command's to answer.
 _WHERE = {
     "TaskApp": ".app",
+    "Choices": "._input",
     "Client": ".client",
     "ElicitResult": ".context",
     "Root": ".context",
@@ -53,6 +55,7 @@ _WHERE = {
 }
 
 __all__ = (
+    "Choices",
     "Client",
     "ElicitResult",
     "JsonRpcError",

@@ -4,10 +4,12 @@ reading their answers."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
+from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import ClientCapabilityError, TaskAppError, ToolError
 
@@ -19,6 +21,45 @@ _ALLOWED_KEYS = {
     "minimum", "maximum", "enum", "enumNames", "oneOf", "items", "minItems", "maxItems",
 }  # fmt: skip
 _PRIMITIVES = {"string", "number", "integer", "boolean"}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Choices shown with titles, for elicitation forms (SEP-1330): on a `str` field, one
+    of them (`oneOf` of `const` and `title`); on a `list[str]` field, any of them (`items`
+    of `anyOf`). The values are the keys; a value that is not one of them does not validate.
+
+        region: Annotated[str, Choices({"eu": "Europe", "us": "United States"})]
+    """
+
+    titles: Mapping[str, str]
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        allowed = tuple(self.titles)
+
+        def check(value: Any) -> Any:
+            for one in value if isinstance(value, list) else [value]:
+                if one not in allowed:
+                    raise PydanticCustomError(
+                        "choice", "'{value}' is not one of {allowed}",
+                        {"value": one, "allowed": ", ".join(allowed)},
+                    )  # fmt: skip
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        json_schema = dict(handler(schema))
+        options = [{"const": value, "title": title} for value, title in self.titles.items()]
+        if json_schema.get("type") == "array":
+            json_schema["items"] = {"anyOf": options}
+        else:
+            json_schema["oneOf"] = options
+        return json_schema
 
 
 class ElicitationSchemaError(TaskAppError, TypeError):

@@ -123,7 +123,8 @@ def field_prompt(name: str, prop: dict[str, Any], required: bool) -> str:
     hints: list[str] = []
     choices = enum_choices(prop)
     if choices is not None:
-        hints.append("/".join(str(c) for c in choices))
+        titles = _titles(prop)
+        hints.append("/".join(f"{c} ({titles[c]})" if c in titles else str(c) for c in choices))
     elif prop.get("type") == "boolean":
         hints.append("y/n")
     elif prop.get("type") == "array":
@@ -149,6 +150,18 @@ def enum_choices(prop: dict[str, Any]) -> list[Any] | None:
     if isinstance(options, list) and options and all("const" in o for o in options):
         return [o["const"] for o in options]
     return None
+
+
+def _titles(prop: dict[str, Any]) -> dict[Any, str]:
+    """The titles of titled choices (`oneOf`/`anyOf` of `const` and `title`, or the
+    deprecated `enumNames` beside `enum`), by value."""
+    if isinstance(prop.get("items"), dict):
+        prop = prop["items"]
+    names, values = prop.get("enumNames"), prop.get("enum")
+    if isinstance(names, list) and isinstance(values, list) and len(names) == len(values):
+        return {value: str(name) for value, name in zip(values, names, strict=True)}
+    options = prop.get("oneOf") or prop.get("anyOf") or []
+    return {o["const"]: str(o["title"]) for o in options if "const" in o and "title" in o}
 
 
 def parse_answer(text: str, prop: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import anyio
 from pydantic import BaseModel, Field
 
-from taskapp import ProtocolError, TaskApp, TaskContext, ToolError
+from taskapp import Choices, ProtocolError, TaskApp, TaskContext, ToolError
 from taskapp.errors import ClientCapabilityError
 
 app = TaskApp("taskapp-conformance", version="1.0.0")
@@ -41,6 +41,24 @@ class Ok(BaseModel):
 
 class Color(BaseModel):
     color: str
+
+
+class Sep1330(BaseModel):
+    """The five enum shapes of SEP-1330, as a tool author writes each (the suite names
+    the fields in camelCase)."""
+
+    untitledSingle: Literal["option1", "option2", "option3"]
+    titledSingle: Annotated[
+        str, Choices({"value1": "First Option", "value2": "Second Option", "value3": "Third"})
+    ]
+    legacyEnum: Annotated[
+        Literal["opt1", "opt2", "opt3"],
+        Field(json_schema_extra={"enumNames": ["Option One", "Option Two", "Option Three"]}),
+    ]
+    untitledMulti: list[Literal["option1", "option2", "option3"]]
+    titledMulti: Annotated[
+        list[str], Choices({"value1": "First Choice", "value2": "Second Choice", "value3": "3"})
+    ]
 
 
 class Response(BaseModel):
@@ -230,6 +248,14 @@ async def test_input_required_result_sampling(ctx: TaskContext) -> str:
     """The conformance fixture `test_input_required_result_sampling`."""
     reply = await ctx.sample("What is the capital of France?", max_tokens=100)
     return f"Sampling result: {reply.text or 'no response'}"
+
+
+@app.tool()
+async def test_elicitation_sep1330_enums(ctx: TaskContext) -> str:
+    """The conformance fixture `test_elicitation_sep1330_enums`: every enum shape."""
+    answer = await ctx.elicit("Pick your options", Sep1330)
+    content = answer.data.model_dump() if answer.data else {}
+    return f"Elicitation completed: action={answer.action}, content={content}"
 
 
 @app.tool()
