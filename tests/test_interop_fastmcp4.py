@@ -252,6 +252,25 @@ async def test_a_wrapped_result_reaches_the_caller_as_its_value(fastmcp4: str, l
     assert stock["data"] == 42
 
 
+async def test_mcp_param_headers_are_sent_once_the_tools_are_listed(
+    fastmcp4: str, logs: Path, tmp_path: Path
+) -> None:
+    """examples/routed.py (x-mcp-header, SEP-2243) over HTTP. FastMCP 4's client (mcp
+    2.3.0's session) mirrors the parameters of the tools it has listed; a call before
+    any listing goes without them, taskapp refuses it with -32020, and the client does
+    not list and retry (the spec's SHOULD): it reports the error."""
+    call = {"do": "call", "tool": "query", "args": {"region": "Zürich", "sql": "q"}}
+    with run_server("examples/routed.py:app", tmp_path / "routed.log") as server:
+        unlisted = await drive(fastmcp4, *steps(call), "--url", server.url, logs=logs)
+        listed = await drive(fastmcp4, *steps({"do": "list"}, call), "--url", server.url,
+                             logs=logs)  # fmt: skip
+    refused = outcomes(unlisted)["query"]
+    assert (refused["event"], refused["code"]) == ("call_error", -32020)
+    assert "Mcp-Param-Region" in refused["message"]
+    assert named(listed, "tools")[0]["names"] == ["query"]
+    assert outcomes(listed)["query"]["text"] == "q in Zürich (shard 0)"
+
+
 async def test_plain_calls_without_fastmcp_tasks(
     fastmcp4: str, http_fixture: str, logs: Path
 ) -> None:

@@ -14,6 +14,7 @@ program would. `--mode` is the `Client(mode=...)` (default "auto": `server/disco
 
 `--steps` is a JSON list, each step one of:
 
+* `{"do": "list"}`: `client.list_tools()` (event `tools`, the names).
 * `{"do": "call", "tool": T, "args": {...}}`: `client.call_tool`, as a user writes it
   (a tool error raises `ToolError`; a task is driven to its end under the hood).
 * `{"do": "task", "tool": T, "args": {...}, "wait": STATE, "cancel": BOOL}`:
@@ -23,7 +24,7 @@ program would. `--mode` is the `Client(mode=...)` (default "auto": `server/disco
 * `{"do": "watch", "tool": T, "args": {...}}`: `call_tool_task`, then `ToolTask.status()`
   every 50 ms until the task ends (what a progress display would read), then `result()`.
 
-Events: connected, request/response (HTTP only: what went over the wire), elicited,
+Events: connected, tools, request/response (HTTP only: what went over the wire), elicited,
 progress, result | tool_error | call_error, created, reached, cancel_ack, polled, final,
 done.
 """
@@ -208,7 +209,9 @@ async def run(args: argparse.Namespace) -> None:
             extensions=None if capabilities is None else capabilities.extensions,
         )
         for step in json.loads(args.steps):
-            if step["do"] == "call":
+            if step["do"] == "list":
+                emit("tools", names=[tool.name for tool in await client.list_tools()])
+            elif step["do"] == "call":
                 await call(client, step)
             else:
                 await task(client, {**step, "watch": step["do"] == "watch"})
