@@ -39,6 +39,7 @@ Requester = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 class HeaderLearner(Protocol):
     def learn(self, tools: Sequence[Mapping[str, Any]]) -> bool: ...
+    def declares(self, tool: str) -> bool: ...
 
 
 RequestHandlerFn = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -198,9 +199,12 @@ class ModernCalls:
         try:
             answer = await self.start(params, tasks=tasks)
         except JsonRpcError as exc:
-            if exc.code != m.HEADER_MISMATCH or "Mcp-Param-" not in exc.message:
+            if exc.code != m.HEADER_MISMATCH or "mcp-param-" not in exc.message.lower():
                 raise
-            if self.http is None or not await self._learn_tools(self.http):
+            if self.http is None:
+                raise
+            await self._learn_tools(self.http)  # calls failing together each list, then retry
+            if not self.http.declares(str(params.get("name"))):
                 raise
             answer = await self.start(params, tasks=tasks)
         if isinstance(answer, CallToolResult):
@@ -210,7 +214,7 @@ class ModernCalls:
         return await self.wait(answer.task_id, first=answer)
 
     async def _learn_tools(self, http: HeaderLearner) -> bool:
-        """List the tools for the channel; True if it learnt headers it did not know."""
+        """List the tools for the channel; True if it learnt something it did not know."""
         tools: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:

@@ -23,7 +23,7 @@ _ALLOWED_KEYS = {
 _PRIMITIVES = {"string", "number", "integer", "boolean"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashable as any object: `Annotated[...] | None` hashes it
 class Choices:
     """Choices shown with titles, for elicitation forms (SEP-1330): on a `str` field, one
     of them (`oneOf` of `const` and `title`); on a `list[str]` field, any of them (`items`
@@ -40,8 +40,9 @@ class Choices:
         allowed = tuple(self.titles)
 
         def check(value: Any) -> Any:
-            for one in value if isinstance(value, list) else [value]:
-                if one not in allowed:
+            many = isinstance(value, (list, tuple, set, frozenset))
+            for one in value if many else [value]:
+                if one is not None and one not in allowed:  # None: an optional field left out
                     raise PydanticCustomError(
                         "choice", "'{value}' is not one of {allowed}",
                         {"value": one, "allowed": ", ".join(allowed)},

@@ -21,6 +21,9 @@ from typing import Any
 KEY = "x-mcp-header"
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 tchar
 _SAFE_INTEGER = 2**53 - 1
+_INTEGER = re.compile(r"^-?[0-9]+(\.0+)?$")  # 42, -7, 42.0: no 4_2, +42, 42e0
+# Keywords whose values are data, not schemas: never searched for declarations.
+_DATA = frozenset({"default", "examples", "example", "const", "enum", "enumNames"})
 _PREFIX, _SUFFIX = "=?base64?", "?="
 
 
@@ -81,7 +84,7 @@ def _walk(node: Any, path: tuple[str, ...], found: list[HeaderParam], *, reachab
         if key == "properties" and isinstance(value, Mapping):
             for prop, sub in value.items():
                 _walk(sub, (*path, str(prop)), found, reachable=reachable)
-        elif key != KEY and isinstance(value, (Mapping, list)):
+        elif key != KEY and key not in _DATA and isinstance(value, (Mapping, list)):
             _walk(value, path, found, reachable=False)  # items, anyOf, $defs, ...
 
 
@@ -140,12 +143,15 @@ def mismatch(
 ) -> str | None:
     """Why the `Mcp-Param-*` headers do not agree with the arguments, or None if they do
     (streamable-http "Server Behavior for Custom Headers"): a value in the body needs its
-    header, equal after decoding (integers compared as numbers)."""
+    header, equal after decoding (integers compared as numbers); a header without a value
+    in the body is refused too."""
     for param in params:
         value = value_at(arguments, param.path)
         sent = headers.get(param.header.lower())
         if value is None:
-            continue  # no value: no header expected, and one sent is not ours to judge
+            if sent is not None:  # a router would go by a value the tool never gets
+                return f"the {param.header} header is sent but params.arguments has no value"
+            continue
         if sent is None:
             return f"the {param.header} header is missing (params.arguments has it)"
         if not all(ch == "\t" or " " <= ch <= "~" for ch in sent):
@@ -164,9 +170,9 @@ def mismatch(
 
 def _same(kind: str, text: str, value: Any) -> bool:
     if kind == "integer" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            number = float(text)
-        except ValueError:
+        # Compared as numbers (42.0 is 42), but only in plain decimal: what a router reads.
+        if not _INTEGER.fullmatch(text):
             return False
+        number = int(text.partition(".")[0])
         return number == value and abs(number) <= _SAFE_INTEGER
     return text == as_text(value)

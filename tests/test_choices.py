@@ -105,3 +105,12 @@ def test_taskapp_call_shows_the_titles_and_takes_a_value_or_its_number() -> None
     assert parse_answer("s, 3", sizes) == ["s", "l"]
     with pytest.raises(ValueError, match="choose one of: eu, us"):
         parse_answer("mars", region)
+
+
+def test_a_malformed_choice_list_from_a_server_does_not_crash_the_prompt() -> None:
+    """Another server's schema: options that are not objects, or whose const is not a
+    plain value, are shown as they are (or not at all), never a traceback."""
+    odd = {"type": "string", "oneOf": [{"const": "a", "title": "A"}, {"const": {"k": 1}}]}
+    assert field_prompt("x", odd, True) == "  x [a (A)/{'k': 1}]: "
+    junk = {"type": "string", "oneOf": [{"const": ["a"], "title": "A"}, "junk"]}
+    assert field_prompt("x", junk, True) == "  x: "

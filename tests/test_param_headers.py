@@ -22,7 +22,8 @@ from taskapp.transports.http_client import HttpClientChannel, modern_headers, op
 from .test_cli_call import _free_port
 from .test_client_2026 import serving
 from .test_http import serving as serving_asgi
-from .test_http_2026 import Modern, meta
+from .test_http_2026 import Modern, body, meta
+from .test_http_2026 import headers_for as headers_for_call
 
 pytestmark = pytest.mark.anyio
 
@@ -117,6 +118,30 @@ def test_without_both_markers_a_value_is_literal(literal: str) -> None:
     assert decode(literal) == literal
 
 
+@pytest.mark.parametrize("sent", ["4_2", "+42", "0x2a", "42e0", "4.2E1", " 42", "9007199254740993"])
+def test_integers_in_another_spelling_do_not_match(sent: str) -> None:
+    """Equal as numbers only in plain decimal: what a router reads is what runs."""
+    shard = HeaderParam("Shard", ("shard",), "integer")
+    big = 9007199254740993  # past 2**53: never equal through a float
+    value = big if sent == str(big) else 42
+    assert mismatch((shard,), {"mcp-param-shard": sent}, {"shard": value}) is not None
+
+
+def test_a_header_without_a_value_in_the_body_is_refused() -> None:
+    """A router would go by `eu` while the tool runs with its default."""
+    region = HeaderParam("Region", ("region",), "string")
+    for arguments in ({}, {"region": None}):
+        why = mismatch((region,), {"mcp-param-region": "eu"}, arguments)
+        assert why == "the Mcp-Param-Region header is sent but params.arguments has no value"
+
+
+def test_declarations_are_not_looked_for_in_data() -> None:
+    """A default (or an example) that happens to hold the key is data, not a schema."""
+    schema = {"properties": {"opts": {"type": "object", "default": {"x-mcp-header": "X"},
+                                      "examples": [{"x-mcp-header": "Y"}]}}}  # fmt: skip
+    assert header_params(schema) == ()
+
+
 def test_integers_compare_as_numbers_and_booleans_as_true_false() -> None:
     shard = HeaderParam("Shard", ("shard",), "integer")
     flag = HeaderParam("Dry", ("dry",), "boolean")
@@ -146,6 +171,7 @@ def call(region: str | None, sql: str = "SELECT 1") -> dict[str, Any]:
         ("eu", "us", False),
         ("Hello", "=?base64?SGVsbG8?=", False),  # bad padding
         ("Hello", "=?base64?SGVs!!!bG8=?=", False),  # not the alphabet
+        ("Hello", "=?base64?SGVsbG9=?=", False),  # padding bits set: not canonical
     ],
 )
 async def test_the_server_checks_each_mcp_param_header_against_the_body(
@@ -162,6 +188,19 @@ async def test_the_server_checks_each_mcp_param_header_against_the_body(
         assert response.status_code == 400, response.text
         assert answer["error"]["code"] == -32020
         assert "Mcp-Param-Region" in answer["error"]["message"]
+
+
+async def test_a_header_sent_twice_is_refused() -> None:
+    """Two Mcp-Param-Region headers: a proxy may read the other one."""
+    params = call("us")
+    sent = [(k.encode(), v.encode()) for k, v in headers_for_call("tools/call", params).items()]
+    sent += [(b"mcp-param-region", b"us"), (b"mcp-param-region", b"eu")]
+    async with serving_asgi(app.http_app()) as http:
+        response = await http.post("/mcp", content=body(1, "tools/call", params), headers=sent)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"] == (
+        "Header mismatch: the Mcp-Param-Region header is sent more than once"
+    )
 
 
 async def test_a_value_absent_from_the_body_needs_no_header() -> None:
@@ -192,6 +231,22 @@ async def test_the_client_mirrors_the_parameters_it_learnt_from_tools_list(route
         with anyio.fail_after(10):
             result = await client.call_tool("query", {"region": "Zürich", "sql": "q", "shard": 7})
     assert result.text == "q in Zürich (shard 7)"
+
+
+async def test_calls_failing_together_for_want_of_headers_all_go_through(routed_url: str) -> None:
+    """Three first calls at once, none with Mcp-Param-* (nothing listed yet): each gets
+    -32020, lists, and calls again, whichever listing taught the channel first."""
+    results: list[str] = []
+    async with Client(routed_url) as client:
+
+        async def one(region: str) -> None:
+            results.append((await client.call_tool("query", {"region": region, "sql": "q"})).text)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for region in ("eu", "us", "ap"):
+                    tg.start_soon(one, region)
+    assert sorted(results) == [f"q in {r} (shard 0)" for r in ("ap", "eu", "us")]
 
 
 async def test_a_client_that_has_not_listed_the_tools_learns_them_on_a_32020(

@@ -3,7 +3,9 @@ across store objects, one subscriber connection, the work queue, URLs)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import shutil
 import sys
 import time
 from collections import Counter
@@ -14,6 +16,7 @@ from typing import Any
 import anyio
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from taskapp import TaskApp
 from taskapp.records import TaskRecord, TaskStatus, ToolOutcome
@@ -26,6 +29,7 @@ from . import redis_support
 from .raw import raw_connection
 from .redis_support import delete_keys, opened, require_redis, unique_prefix
 from .shared_stores import exactly_one_adopter_wins
+from .test_cli_call import _free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -593,3 +597,30 @@ def test_without_redis_tests_skip_locally_and_fail_in_ci(monkeypatch: pytest.Mon
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI must run the Redis tests"):
         redis_support.require_redis(nowhere)
+
+
+async def test_the_first_wait_for_creations_says_when_redis_is_down(redis_url: str) -> None:
+    """The creation channel is subscribed at the first `wait_created`: with Redis gone,
+    that call raises Redis's error (it reads first) instead of waiting in silence for a
+    subscription that cannot come. A private redis-server, stopped under the store."""
+    binary = shutil.which("redis-server")
+    assert binary is not None  # redis_url's fixture found a Redis: its server is here
+    url = f"redis://127.0.0.1:{_free_port()}/0"
+    argv = [binary, "--port", url.split(":")[2].split("/")[0], "--save", "", "--appendonly", "no"]
+    async with await anyio.open_process(argv) as server:
+        for _ in range(200):  # until it answers
+            with contextlib.suppress(RedisError, OSError):
+                async with Redis.from_url(url) as probe:
+                    await probe.ping()
+                break
+            await anyio.sleep(0.05)
+        store = RedisStore(url, prefix=unique_prefix())
+        await store.open()
+        try:
+            server.terminate()
+            await server.wait()
+            with anyio.fail_after(20):  # outside: its TimeoutError is an OSError too
+                with pytest.raises((RedisError, OSError)):
+                    await store.wait_created(after=None)
+        finally:
+            await store.close()

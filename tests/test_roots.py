@@ -10,6 +10,7 @@ with `tasks/update`; a client that did not declare `roots` gets -32021.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Final
 
@@ -115,3 +116,22 @@ def test_taskapp_call_answers_with_the_current_directory_or_the_roots_given(
     assert cli.main(["call", "--dialect", dialect, target, "where_inline", *roots]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed == [[(tmp_path / "a").resolve().as_uri(), "a"], ["file:///", ""]]
+
+
+def test_a_server_at_a_url_gets_no_roots_unless_they_are_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The working directory names a local path: `taskapp call` does not send it to a
+    server at a URL (maybe another machine) unless asked with --root."""
+    # Here, not at the top: `taskapp run` loads this file by its path, as a module alone.
+    from tests.test_cli_call import _free_port
+    from tests.test_client_2026 import serving
+
+    port = _free_port()
+    command = [sys.executable, "-m", "taskapp", "run", f"{Path(__file__).resolve()}:app",
+               "--transport", "http", "--port", str(port)]  # fmt: skip
+    with serving(command, port) as url:
+        assert cli.main(["call", url, "where_inline"]) == 1
+        assert "did not declare the 'roots' capability" in capsys.readouterr().err
+        assert cli.main(["call", url, "where_inline", "--root", "/"]) == 0
+        assert json.loads(capsys.readouterr().out) == [["file:///", ""]]

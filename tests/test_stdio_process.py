@@ -355,6 +355,41 @@ async def test_a_subscription_open_when_stdin_closes_ends_at_once(tmp_path: Path
     assert result["_meta"]["io.modelcontextprotocol/subscriptionId"] == "listen"
 
 
+RERUN_APP = """
+import anyio
+from taskapp import TaskApp
+
+app = TaskApp("rerun", store="sqlite:///{db}")
+
+@app.task_tool(mode="required", on_interrupt="rerun")
+async def long() -> str:
+    await anyio.sleep(60)
+    return "done"
+"""
+
+
+async def test_a_result_that_cannot_come_is_not_waited_for_at_eof(tmp_path: Path) -> None:
+    """A task that runs again after a restart (on_interrupt="rerun") stays `working` in
+    the store when stdin closes: its blocking tasks/result gets an error at once rather
+    than holding the process for the whole grace (30 s here)."""
+    (tmp_path / "rerun.py").write_text(RERUN_APP.format(db=tmp_path / "tasks.db"))
+    async with stdio_server(
+        tmp_path, f"{tmp_path / 'rerun.py'}:app", "--eof-grace", "30"
+    ) as server:
+        await server.initialize()
+        created = await server.result("tools/call", {"name": "long", "arguments": {}, "task": {}})
+        await server.send({"jsonrpc": "2.0", "id": "result", "method": "tasks/result",
+                           "params": {"taskId": created["task"]["taskId"]}})  # fmt: skip
+        assert server.process.stdin is not None
+        with anyio.fail_after(10):
+            await server.process.stdin.aclose()
+            assert await server.process.wait() == 0
+        await server.read_to_end()
+    [answer] = [m for m in map(pydantic_core.from_json, server.lines) if m.get("id") == "result"]
+    assert answer["error"]["code"] == -32603
+    assert "the connection is closing before task" in answer["error"]["message"]
+
+
 async def test_a_negative_eof_grace_is_refused() -> None:
     code, out, err = await _run_cli("run", "tests/fixture_app.py:app", "--eof-grace", "-1")
     assert (code, out) == (2, "")

@@ -220,6 +220,27 @@ async def test_an_inline_call_is_a_span_of_the_request_s_trace() -> None:
     assert codes == [StatusCode.UNSET, StatusCode.ERROR, StatusCode.ERROR]
 
 
+async def test_an_inline_call_the_client_cancels_is_no_error() -> None:
+    provider, exporter = exporting()
+    app = TaskApp("traced", tracing=provider)
+    started = anyio.Event()
+
+    @app.tool()
+    async def wait() -> str:
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    async with LegacyClient(app) as client, anyio.create_task_group() as tg:
+        tg.start_soon(client.call_tool, "wait")  # cancelled below: notifications/cancelled
+        await started.wait()
+        tg.cancel_scope.cancel()
+    span = await finished(exporter, "tools/call wait")
+    assert (span.attributes or {}).get("taskapp.call.status") == "cancelled"
+    assert span.status.status_code is StatusCode.UNSET
+    assert not span.events  # no exception recorded for a cancel
+
+
 async def test_a_2026_inline_call_over_http_is_a_span_too() -> None:
     provider, exporter = exporting()
     async with serving(inline_app(provider).http_app()) as http:

@@ -93,7 +93,8 @@ def add_parser(commands: Any) -> None:
     )
     call.add_argument(
         "--root", action="append", default=None, metavar="DIR",
-        help="a root to answer roots/list with (repeatable; default: the current directory)",
+        help="a root to answer roots/list with (repeatable; default: the current directory, "
+        "except for a server at a URL, which gets none unless given)",
     )  # fmt: skip
     call.add_argument(
         "-v",
@@ -153,13 +154,16 @@ async def _call(
     feedback = Feedback(args.tool)
     options: dict[str, Any] = {
         "elicitation_handler": TerminalAsker(feedback),
-        "roots_handler": roots_answer(args.root or ["."]),
         "status_handler": feedback.on_status,
         "log_handler": feedback.on_log,
         "dialect": args.dialect,
     }
     if headers:
         options["headers"] = headers
+    # Roots name local paths: a server started here gets the working directory unless told
+    # otherwise; one at a URL (maybe another machine) only the roots given.
+    if args.root or not isinstance(target, str):
+        options["roots_handler"] = roots_answer(args.root or ["."])
     with server_stderr(target) as stderr:
         if stderr.file is not None:
             options["stderr"] = stderr.file

@@ -124,7 +124,7 @@ def field_prompt(name: str, prop: dict[str, Any], required: bool) -> str:
     choices = enum_choices(prop)
     if choices is not None:
         titles = _titles(prop)
-        hints.append("/".join(f"{c} ({titles[c]})" if c in titles else str(c) for c in choices))
+        hints.append("/".join(_labelled(choice, titles) for choice in choices))
     elif prop.get("type") == "boolean":
         hints.append("y/n")
     elif prop.get("type") == "array":
@@ -147,9 +147,18 @@ def enum_choices(prop: dict[str, Any]) -> list[Any] | None:
     if isinstance(prop.get("enum"), list):
         return list(prop["enum"])
     options = prop.get("oneOf") or prop.get("anyOf")
-    if isinstance(options, list) and options and all("const" in o for o in options):
+    if (
+        isinstance(options, list)
+        and options
+        and all(isinstance(o, dict) and "const" in o for o in options)
+    ):
         return [o["const"] for o in options]
     return None
+
+
+def _labelled(choice: Any, titles: dict[Any, str]) -> str:
+    title = titles.get(choice) if isinstance(choice, str | int | float) else None
+    return f"{choice} ({title})" if title else str(choice)
 
 
 def _titles(prop: dict[str, Any]) -> dict[Any, str]:
@@ -159,9 +168,14 @@ def _titles(prop: dict[str, Any]) -> dict[Any, str]:
         prop = prop["items"]
     names, values = prop.get("enumNames"), prop.get("enum")
     if isinstance(names, list) and isinstance(values, list) and len(names) == len(values):
-        return {value: str(name) for value, name in zip(values, names, strict=True)}
+        pairs = zip(values, names, strict=True)
+        return {v: str(n) for v, n in pairs if isinstance(v, str | int | float)}
     options = prop.get("oneOf") or prop.get("anyOf") or []
-    return {o["const"]: str(o["title"]) for o in options if "const" in o and "title" in o}
+    return {  # a server's schema, not ours: whatever is not a titled string choice is left
+        o["const"]: str(o["title"])
+        for o in options if isinstance(o, dict) and isinstance(o.get("const"), str | int | float)
+        and "title" in o
+    }  # fmt: skip
 
 
 def parse_answer(text: str, prop: dict[str, Any]) -> Any:

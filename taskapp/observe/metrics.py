@@ -50,7 +50,8 @@ class Metrics:
         self.inline_seconds = Histogram(
             "taskapp_inline_call_seconds",
             "Tool calls answered in their request (no task), by tool and how they ended "
-            "(completed, tool_error, failed: a JSON-RPC error, or no answer).",
+            "(completed, tool_error, failed: a JSON-RPC error; cancelled; input_required: "
+            "a 2026-07-28 round of questions).",
             ["tool", "status"],
             buckets=RUN_BUCKETS,
             registry=r,

@@ -65,6 +65,8 @@ class Tracing:
             context=_parent(meta),
             kind=SpanKind.SERVER,
             attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": tool},
+            record_exception=False,  # `ended` says how it ended: a cancel is no error
+            set_status_on_exception=False,
         ) as span:
             yield span
 

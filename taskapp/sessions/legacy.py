@@ -43,7 +43,7 @@ class LegacyMethods:
         self.list_tasks = list_tasks  # S-49: only where the requestor can be identified
         self.tasks = TaskMethods(
             session.engine, owner=session.owner, page_size=session.spec.page_size,
-            deliver=session.deliver,
+            deliver=session.deliver, closed=session.closed,
         )  # fmt: skip
         self.handlers: dict[str, Handler] = {
             "initialize": self._initialize,

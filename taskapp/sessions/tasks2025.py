@@ -19,7 +19,7 @@ from ..engine.maybe import Maybe, then
 from ..records import ErrorOutcome, ResultOutcome, TaskRecord, TaskStatus
 from ..stores.base import InvalidCursorError, TaskNotFoundError
 from ..wire import mcp2025 as w
-from ..wire.jsonrpc import INVALID_PARAMS, JsonRpcError, Reply, Request
+from ..wire.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, Reply, Request
 
 log = get_logger("taskapp.tasks")
 
@@ -28,6 +28,8 @@ Handler = Callable[[Request], "Maybe[dict[str, Any] | Reply]"]
 # Sends one queued question to the requestor and returns its answer
 # ({"result": ...} or {"error": ...}); None when it could not be delivered.
 Deliver = Callable[[str, dict[str, Any]], Awaitable["dict[str, Any] | None"]]
+#: How long a blocking tasks/result waits on once its connection has ended.
+CLOSING_WAIT_S = 0.5
 
 
 class TaskMethods:
@@ -40,11 +42,13 @@ class TaskMethods:
         owner: str | None,
         page_size: int,
         deliver: Deliver | None = None,
+        closed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.owner = owner
         self.page_size = page_size
         self.deliver = deliver
+        self.closed = closed  # returns when the connection (or its input) has ended
 
     def handlers(self, *, with_list: bool = True) -> dict[str, Handler]:
         handlers: dict[str, Handler] = {
@@ -82,17 +86,38 @@ class TaskMethods:
         return result_of(record)
 
     async def _wait_result(self, record: TaskRecord) -> dict[str, Any]:
-        """Block until the task ends, delivering its questions meanwhile (S-16)."""
+        """Block until the task ends, delivering its questions meanwhile (S-16), or until
+        the connection ends: a stdio client that closed stdin waits for the process to
+        exit, and a task left `working` (to run again) would hold the answer forever."""
+        closing = anyio.Event()
         async with anyio.create_task_group() as deliveries:
+            if self.closed is not None:
+                deliveries.start_soon(self._stop_at_close, closing, deliveries.cancel_scope)
             await self._deliver_if_asked(record, deliveries)
             async with aclosing(self.engine.changes(record)) as changes:
                 async for record in changes:  # the last one is the answer
                     await self._deliver_if_asked(record, deliveries)
             deliveries.cancel_scope.cancel()  # the task ended: its questions are moot
+        if closing.is_set() and not record.terminal:
+            raise JsonRpcError(
+                INTERNAL_ERROR,
+                f"Internal error: the connection is closing before task {record.task_id} "
+                "ended; it stays in the store",
+            )
         if not record.terminal:
             raise w.task_not_found(record.task_id, expired=True)
         log.info("task result retrieved", task_id=record.task_id, owner=self.owner)  # S-53
         return result_of(record)
+
+    async def _stop_at_close(self, closing: anyio.Event, scope: anyio.CancelScope) -> None:
+        """Once the connection ends, give the task `CLOSING_WAIT_S` to end (a closing
+        stdio server interrupts its running tasks: their ends are being written), then
+        stop waiting."""
+        assert self.closed is not None
+        await self.closed()
+        await anyio.sleep(CLOSING_WAIT_S)
+        closing.set()
+        scope.cancel()
 
     async def _deliver_if_asked(self, record: TaskRecord, deliveries: TaskGroup) -> None:
         if record.status is TaskStatus.INPUT_REQUIRED and self.deliver is not None:

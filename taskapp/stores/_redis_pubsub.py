@@ -58,8 +58,13 @@ class Changes:
             event = self._events[task_id] = anyio.Event()
         return event
 
-    async def hearing_creations(self) -> None:
-        """Return once creations are heard of (the channel's subscription is active)."""
+    async def hearing_creations(self, probe: Callable[[], Awaitable[object]]) -> None:
+        """Return once creations are heard of (the channel's subscription is active).
+        Until then `probe` (a read) goes first: a Redis that is down raises its error
+        rather than leaving the caller waiting for a subscription that cannot come."""
+        if self._creations_heard.is_set():
+            return
+        await probe()
         if not self._creations_wanted:
             self._creations_wanted = True
             self._dirty.set()

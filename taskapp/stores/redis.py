@@ -221,7 +221,7 @@ class RedisStore(RedisSteps, RecordsSeen):
         """See `AnnouncesCreations`: the generation is the creation counter; the create
         script publishes each creation to the channel the store's pub/sub listens on."""
         changes = self._watcher()
-        await changes.hearing_creations()  # from the first call on: heard from then
+        await changes.hearing_creations(self._generation)  # the first call subscribes
         return await until_created(changes.created_event, self._generation, after)
 
     async def _generation(self) -> int:

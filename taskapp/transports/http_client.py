@@ -90,6 +90,10 @@ class HttpClientChannel(Channel):
                     self.invalid_tools.add(name)
         return self.tool_headers != before
 
+    def declares(self, tool: str) -> bool:
+        """Whether `tool` has Mcp-Param-* parameters, as far as the channel knows."""
+        return bool(self.tool_headers.get(tool))
+
     def speak_legacy(self) -> None:
         """From now on 2025-11-25: no 2026 headers, and the session `initialize` opens."""
         self.modern = False

@@ -134,9 +134,10 @@ def _decoded(value: str) -> str:
 def _check_params(headers: Headers, tool: ToolDef | None, arguments: Any) -> None:
     """The tool's `x-mcp-header` parameters against their Mcp-Param-* headers (SEP-2243)."""
     if tool is not None and tool.header_params:
+        sent_twice = [p.header for p in tool.header_params if len(headers.getlist(p.header)) > 1]
         why = _param_headers.mismatch(tool.header_params, headers, arguments)
-        if why is not None:
-            raise _mismatch(why)
+        if sent_twice or why is not None:
+            raise _mismatch(why or f"the {sent_twice[0]} header is sent more than once")
 
 
 def _mismatch(why: str) -> JsonRpcError:
