@@ -63,6 +63,7 @@ class DashboardConfig:
 
 
 Cancel = Callable[[str, str | None], Awaitable[Any]]
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def dashboard_app(
@@ -85,9 +86,9 @@ def dashboard_app(
     lister = all_owners(store)  # refused now, with the reason, not at the first request
     hosts = HostCheck(config.allowed_hosts or default_hosts(config.host))
 
-    def guard(request: Request, *, write: bool = False) -> Response | None:
+    def guard(request: Request, *, token: bool, write: bool) -> Response | None:
         refused = hosts(request) or _foreign_origin(request)
-        if refused is not None:
+        if refused is not None or not token:
             return refused
         if config.token is None:
             if write:
@@ -99,24 +100,25 @@ def dashboard_app(
             return _error(401, "this dashboard needs its token (Authorization: Bearer ...)")
         return None
 
+    def guarded(handler: Handler, *, token: bool = True, write: bool = False) -> Handler:
+        """`handler` behind the Host and Origin checks, and the token unless `token=False`
+        (the page itself, and `/metrics`); `write`: a token is needed even to be served."""
+
+        async def checked(request: Request) -> Response:
+            refused = guard(request, token=token, write=write)
+            return refused if refused is not None else await handler(request)
+
+        return checked
+
     async def page(request: Request) -> Response:
-        refused = hosts(request) or _foreign_origin(request)
-        if refused is not None:
-            return refused
         name, media = STATIC[request.url.path]
         body = files(__package__).joinpath("static", name).read_bytes()
         return Response(body, media_type=media, headers=HEADERS)
 
     async def info(request: Request) -> Response:
-        refused = guard(request)
-        if refused is not None:
-            return refused
         return _json({"store": type(store).__name__, "canCancel": config.token is not None})
 
     async def tasks(request: Request) -> Response:
-        refused = guard(request)
-        if refused is not None:
-            return refused
         try:
             where, cursor, limit = _query(request)
             now = time.time()
@@ -126,9 +128,6 @@ def dashboard_app(
         return _json({"tasks": [row(r) for r in found], "nextCursor": next_cursor})
 
     async def events(request: Request) -> Response:
-        refused = guard(request)
-        if refused is not None:
-            return refused
         try:
             where, cursor, limit = _query(request)
             if cursor is not None:  # a cursor that is not ours fails now, not in the stream
@@ -144,9 +143,6 @@ def dashboard_app(
         return StreamingResponse(stream(), media_type="text/event-stream", headers=HEADERS)
 
     async def one(request: Request) -> Response:
-        refused = guard(request)
-        if refused is not None:
-            return refused
         task_id = request.path_params["task_id"]
         record = await store.get(task_id, now=time.time())
         if record is None:
@@ -155,9 +151,6 @@ def dashboard_app(
         return _json(detail(record, pending))
 
     async def cancel(request: Request) -> Response:
-        refused = guard(request, write=True)
-        if refused is not None:
-            return refused
         task_id = request.path_params["task_id"]
         record = await store.get(task_id, now=time.time())
         try:
@@ -187,27 +180,24 @@ def dashboard_app(
         finally:
             await store.close()
 
-    routes = [Route(path, page) for path in STATIC]
+    routes = [Route(path, guarded(page, token=False)) for path in STATIC]
     routes += [
-        Route("/api/info", info),
-        Route("/api/tasks", tasks),
-        Route("/api/events", events),
-        Route("/api/tasks/{task_id:path}/cancel", cancel, methods=["POST"]),
-        Route("/api/tasks/{task_id:path}", one),
+        Route("/api/info", guarded(info)),
+        Route("/api/tasks", guarded(tasks)),
+        Route("/api/events", guarded(events)),
+        Route("/api/tasks/{task_id:path}/cancel", guarded(cancel, write=True), methods=["POST"]),
+        Route("/api/tasks/{task_id:path}", guarded(one)),
     ]
     if config.metrics:
 
         async def exposition(request: Request) -> Response:
             # Counts and tool names only, no arguments or results: a scraper needs no
             # token, as on the MCP transport's /metrics (docs/security.md).
-            refused = hosts(request) or _foreign_origin(request)
-            if refused is not None:
-                return refused
             text = gauges(await lister.count_by_status(now=time.time()))
             extra = b"" if metrics is None else metrics()
             return Response(text.encode() + extra, media_type=EXPOSITION)
 
-        routes.append(Route("/metrics", exposition))
+        routes.append(Route("/metrics", guarded(exposition, token=False)))
     return Starlette(routes=routes, lifespan=lifespan)
 
 
