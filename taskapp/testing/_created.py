@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import pytest
 
@@ -20,6 +23,23 @@ def _announcer(store: TaskStore) -> AnnouncesCreations:
     return announcer
 
 
+@asynccontextmanager
+async def waiting_for_creation(
+    announcer: AnnouncesCreations, mark: int, *, within: float = 5
+) -> AsyncIterator[list[int]]:
+    """A waiter for a creation after `mark` runs while the block does (which must end
+    with one, within `within` seconds); the list it yields holds what the waiter got."""
+    got: list[int] = []
+
+    async def waiter() -> None:
+        got.append(await announcer.wait_created(after=mark))
+
+    with anyio.fail_after(within):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            yield got
+
+
 class CreationNoticeContract:
     """`wait_created`, for stores that have it (`AnnouncesCreations`)."""
 
@@ -30,17 +50,10 @@ class CreationNoticeContract:
     async def test_a_creation_wakes_a_waiter(self, store: TaskStore) -> None:
         announcer = _announcer(store)
         mark = await announcer.wait_created(after=None)
-        got: list[int] = []
-
-        async def waiter() -> None:
-            got.append(await announcer.wait_created(after=mark))
-
-        with anyio.fail_after(5):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(waiter)
-                await anyio.sleep(0.05)
-                assert got == []  # nothing created: still waiting
-                await store.create(make_record())
+        async with waiting_for_creation(announcer, mark) as got:
+            await anyio.sleep(0.05)
+            assert got == []  # nothing created: still waiting
+            await store.create(make_record())
         assert got != [mark]
         assert len(got) == 1
 
@@ -58,17 +71,10 @@ class CreationNoticeContract:
         record = make_record()
         await store.create(record)
         mark = await announcer.wait_created(after=None)
-        got: list[int] = []
-
-        async def waiter() -> None:
-            got.append(await announcer.wait_created(after=mark))
-
-        with anyio.fail_after(5):
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(waiter)
-                await store.update(record.task_id, now=NOW, status_message="halfway")
-                assert await store.delete(record.task_id)
-                await anyio.sleep(0.05)
-                assert got == []  # woken, maybe, but nothing was created: waits on
-                await store.create(make_record())
+        async with waiting_for_creation(announcer, mark) as got:
+            await store.update(record.task_id, now=NOW, status_message="halfway")
+            assert await store.delete(record.task_id)
+            await anyio.sleep(0.05)
+            assert got == []  # woken, maybe, but nothing was created: waits on
+            await store.create(make_record())
         assert got != [mark]
