@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import Process
 
 from taskapp import cli
 from taskapp.cli.call import parse_arguments
@@ -370,8 +371,11 @@ async def test_the_end_of_stdin_declines() -> None:
 # -- Ctrl-C ----------------------------------------------------------------------------
 
 
-async def _interrupt_when_started(argv: Sequence[str]) -> tuple[int, str, str]:
-    """Start `taskapp call`, send SIGINT once its task has started; (exit code, id, stderr)."""
+async def _when_started(
+    argv: Sequence[str], act: Callable[[Process, str], Awaitable[None]]
+) -> tuple[int, str, str]:
+    """Start `taskapp ARGV` (a call); once its task has started, `act(process, task_id)`,
+    then read stderr to its end: (exit code, task id, stderr)."""
     async with await anyio.open_process(
         [*TASKAPP, *argv], cwd=REPO, env=_env(), stdin=subprocess.DEVNULL
     ) as process:
@@ -380,11 +384,20 @@ async def _interrupt_when_started(argv: Sequence[str]) -> tuple[int, str, str]:
         with anyio.fail_after(20):
             while (started := STARTED.search(seen.decode(errors="replace"))) is None:
                 seen += await process.stderr.receive()
-            process.send_signal(signal.SIGINT)
+            await act(process, started.group(1))
             async for chunk in process.stderr:
                 seen += chunk
             code = await process.wait()
     return code, started.group(1), seen.decode()
+
+
+async def _interrupt_when_started(argv: Sequence[str]) -> tuple[int, str, str]:
+    """Start `taskapp call`, send SIGINT once its task has started; (exit code, id, stderr)."""
+
+    async def interrupt(process: Process, task_id: str) -> None:
+        process.send_signal(signal.SIGINT)
+
+    return await _when_started(argv, interrupt)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
@@ -719,22 +732,15 @@ async def test_a_task_cancelled_elsewhere_is_reported_cancelled(
     """An operator's `taskapp tasks cancel`: one line that says cancelled and why, not
     "failed: …"; exit 1 (docs/cli.md: the task did not complete; 130 is our own Ctrl-C)."""
     store = f"sqlite:///{tmp_path / 'tasks.db'}"
+
+    async def cancel_elsewhere(process: Process, task_id: str) -> None:
+        cancel = await taskapp("tasks", "cancel", "--store", store, task_id)
+        assert cancel.returncode == 0, cancel.stderr
+
     async with http_server("--store", store) as url:
-        argv = [*TASKAPP, "call", "--dialect", dialect, url, "slow_add", "a=1", "b=2"]
-        async with await anyio.open_process(
-            [*argv, "steps=100", "delay=0.1"], cwd=REPO, env=_env(), stdin=subprocess.DEVNULL
-        ) as process:
-            assert process.stderr is not None
-            seen = b""
-            with anyio.fail_after(20):
-                while (started := STARTED.search(seen.decode(errors="replace"))) is None:
-                    seen += await process.stderr.receive()
-                cancel = await taskapp("tasks", "cancel", "--store", store, started.group(1))
-                assert cancel.returncode == 0, cancel.stderr
-                async for chunk in process.stderr:
-                    seen += chunk
-                code = await process.wait()
-    err = seen.decode()
+        argv = ["call", "--dialect", dialect, url, "slow_add", "a=1", "b=2", "steps=100",
+                "delay=0.1"]  # fmt: skip
+        code, _, err = await _when_started(argv, cancel_elsewhere)
     assert code == 1, err
     assert err.endswith("\ntaskapp: slow_add cancelled: The task was cancelled by the requestor.\n")
     assert "failed" not in err

@@ -97,8 +97,11 @@ class StdioServer:
         result: dict[str, Any] = response["result"]
         return result
 
-    async def initialize(self) -> dict[str, Any]:
-        result = await self.result("initialize", INIT_PARAMS)
+    async def initialize(self, capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+        params = (
+            INIT_PARAMS if capabilities is None else {**INIT_PARAMS, "capabilities": capabilities}
+        )
+        result = await self.result("initialize", params)
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return result
 
@@ -290,9 +293,7 @@ async def test_a_question_to_a_client_that_closed_stdin_fails_at_once(tmp_path: 
     closed: it fails there and then, so the tool that asked still answers its call."""
     (tmp_path / "asking.py").write_text(ASKING_APP)
     async with stdio_server(tmp_path, f"{tmp_path / 'asking.py'}:app") as server:
-        init = {**INIT_PARAMS, "capabilities": {"elicitation": {}}}
-        await server.result("initialize", init)
-        await server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await server.initialize({"elicitation": {}})
         await server.send({"jsonrpc": "2.0", "id": "ask", "method": "tools/call",
                            "params": {"name": "ask", "arguments": {}}})  # fmt: skip
         with anyio.fail_after(10):
@@ -314,9 +315,7 @@ async def test_a_question_asked_after_stdin_closed_fails_at_once(tmp_path: Path)
     even sent, and the call is answered long before the grace is over."""
     (tmp_path / "asking.py").write_text(ASKING_APP)
     async with stdio_server(tmp_path, f"{tmp_path / 'asking.py'}:app") as server:
-        init = {**INIT_PARAMS, "capabilities": {"elicitation": {}}}
-        await server.result("initialize", init)
-        await server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await server.initialize({"elicitation": {}})
         await server.send({"jsonrpc": "2.0", "id": "ask", "method": "tools/call",
                            "params": {"name": "ask", "arguments": {"delay": 0.5}}})  # fmt: skip
         assert server.process.stdin is not None
