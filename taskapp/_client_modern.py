@@ -10,7 +10,7 @@ fallback), basic-patterns-mrtr.mdx (InputRequiredResult), and
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
 import anyio
@@ -37,8 +37,7 @@ MAX_ROUNDS = 32
 Requester = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class HeaderLearner(Protocol):
-    def learn(self, tools: Sequence[Mapping[str, Any]]) -> bool: ...
+class HeaderChannel(Protocol):
     def declares(self, tool: str) -> bool: ...
 
 
@@ -118,8 +117,10 @@ class ModernCalls:
         self._client_info = {"name": client_name, "version": __version__}
         self._status_handler = status_handler
         self.log_level: str | None = None
-        #: Over HTTP, the channel: it sends the Mcp-Param-* headers of the tools it knows.
-        self.http: HeaderLearner | None = None
+        #: Over HTTP, the channel, which sends the Mcp-Param-* headers of the tools it
+        #: knows, and the client's `list_tools`, which teaches it them (`attach`).
+        self.http: HeaderChannel | None = None
+        self._relist: Callable[[], Awaitable[object]] | None = None
 
     def capabilities(self, *, tasks: bool = True) -> dict[str, Any]:
         capabilities: dict[str, Any] = {}
@@ -201,9 +202,9 @@ class ModernCalls:
         except JsonRpcError as exc:
             if exc.code != m.HEADER_MISMATCH or "mcp-param-" not in exc.message.lower():
                 raise
-            if self.http is None:
+            if self.http is None or self._relist is None:
                 raise
-            await self._learn_tools(self.http)  # calls failing together each list, then retry
+            await self._relist()  # calls failing together each list, then retry
             if not self.http.declares(str(params.get("name"))):
                 raise
             answer = await self.start(params, tasks=tasks)
@@ -213,15 +214,8 @@ class ModernCalls:
             await on_task(answer)
         return await self.wait(answer.task_id, first=answer)
 
-    async def _learn_tools(self, http: HeaderLearner) -> bool:
-        """List the tools for the channel; True if it learnt something it did not know."""
-        tools: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            page = await self.request("tools/list", {"cursor": cursor} if cursor else {})
-            tools.extend(t for t in page.get("tools", []) if isinstance(t, dict))
-            if (cursor := page.get("nextCursor")) is None:
-                return http.learn(tools)
+    def attach(self, http: HeaderChannel | None, relist: Callable[[], Awaitable[object]]) -> None:
+        self.http, self._relist = http, relist
 
     async def start(self, params: dict[str, Any], *, tasks: bool) -> CallToolResult | DetailedTask:
         """`tools/call` until it is a result or a task: each InputRequiredResult is

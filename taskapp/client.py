@@ -126,7 +126,7 @@ class Client:
                 self._target, self._stack, tg, self._headers, modern=modern, stderr=stderr
             )
             self.process, self._http = connection.process, connection.http
-            self._modern.http = connection.http
+            self._modern.attach(connection.http, self.list_tools)
             channel = connection.channel
             self._peer = Peer(channel, self._inbox.on_request, self._inbox.on_notification)
             tg.start_soon(self._peer.run)
